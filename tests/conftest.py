@@ -1,0 +1,95 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+from vivier import db  # noqa: E402
+from vivier.settings import Settings, get_settings  # noqa: E402
+from vivier.testing.postgres import PostgresServer, start_postgres  # noqa: E402
+
+TEMPLATE_DB = "vivier_template"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL for the whole session, stopped even when tests fail."""
+    server = start_postgres()
+    try:
+        admin = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
+        admin.dispose()
+        db.upgrade(server.url(TEMPLATE_DB))
+        db.engine_for(server.url(TEMPLATE_DB)).dispose()  # a template must have no sessions
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "vivier.db"
+    db.upgrade(f"sqlite:///{path}")
+    db.engine_for(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database for one test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "vivier.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+        yield url
+        db.engine_for(url).dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = f"t{os.getpid()}_{next(_counter)}"
+    admin = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    url = server.url(name)
+    yield url
+    db.engine_for(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> sa.Engine:
+    return db.engine_for(db_url)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a test, also exported as VIVIER_* so flows and the CLI see them."""
+    values = {
+        "VIVIER_DATABASE_URL": db_url,
+        "VIVIER_TRANSPORT": "maildir",
+        "VIVIER_MAILDIR_PATH": str(tmp_path / "outbox"),
+        "VIVIER_SAMPLES_DIR": str(tmp_path / "samples"),
+        "VIVIER_SECRET_KEY": "test-secret-key",
+        "VIVIER_BATCH_SIZE": "50",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()

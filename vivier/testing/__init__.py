@@ -1,0 +1,1 @@
+"""Real throwaway servers for tests and benchmarks (PostgreSQL, SMTP)."""
