@@ -18,11 +18,13 @@ EXPECTED_TABLES = {
 
 
 def test_migration_creates_every_table_and_is_idempotent(db_url: str) -> None:
-    assert EXPECTED_TABLES <= db.current_tables(db_url)
+    assert db.current_tables(db_url) >= EXPECTED_TABLES
     db.upgrade(db_url)  # a second upgrade is a no-op, not an error
-    assert EXPECTED_TABLES <= db.current_tables(db_url)
+    assert db.current_tables(db_url) >= EXPECTED_TABLES
 
 
+# SQLite cannot reflect the lower(email) index; PostgreSQL compares it too.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping", "ignore:Skipped unsupported reflection")
 def test_migration_matches_the_models(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -82,7 +83,6 @@ class Candidate(Base):
     __table_args__ = (
         _one_of("status", STATUSES),
         Index("ix_candidates_status_id", "status", "id"),
-        Index("ix_candidates_email", "email"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -101,6 +101,10 @@ class Candidate(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# Duplicate-address checks compare lower-cased emails.
+Index("ix_candidates_email_lower", func.lower(Candidate.email))
 
 
 class Consent(Base):

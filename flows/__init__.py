@@ -1,0 +1,1 @@
+"""Prefect flows: deployment entrypoints that compose the tasks."""

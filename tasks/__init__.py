@@ -1,0 +1,1 @@
+"""Prefect tasks: one pipeline stage each, thin wrappers over `vivier`."""

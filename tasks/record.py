@@ -1,0 +1,24 @@
+"""Record-phase task: the run summary in `runs` and as Prefect artifacts (ids only, no PII)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from vivier import db, runs
+from vivier.settings import get_settings
+from vivier.summary import RunSummary
+
+
+@task(name="publish-summary", cache_policy=NO_CACHE)
+def publish(summary: RunSummary) -> None:
+    """Store the summary with the run and show it in the Prefect UI."""
+    engine = db.engine_for(get_settings().database_url)
+    runs.set_state(engine, summary.run_id, summary.outcome, summary.to_dict())
+    key = f"{summary.cadence}-{summary.period_key}".lower()
+    create_markdown_artifact(markdown=summary.markdown(), key=f"{key}-summary",
+                             description=f"vivier {summary.cadence} run for {summary.period_key}")
+    if summary.tally.quarantined:
+        create_table_artifact(table=summary.quarantine_table(), key=f"{key}-quarantine",
+                              description="Quarantined candidates (ids and failing check), capped")

@@ -1,0 +1,24 @@
+"""Deliver-phase task: one batch through one reused transport session."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from vivier import db, delivery, runs
+from vivier.runs import RunSpec
+from vivier.settings import get_settings
+from vivier.transports import shared_transport
+
+
+@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      task_run_name="send-{lo}-{hi}")
+def send_batch(spec: RunSpec, lo: int, hi: int) -> dict:
+    """Claim, send and record this run's pending messages in `(lo, hi]`; safe to retry."""
+    settings = get_settings()
+    engine = db.engine_for(settings.database_url)
+    tools = runs.tools_for(engine, settings, spec)
+    with shared_transport(settings).open() as session:
+        tally = delivery.deliver_batch(engine, settings, spec, lo, hi, tools, session)
+    runs.heartbeat(engine, spec.run_id)
+    return tally.to_dict()

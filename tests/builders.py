@@ -1,0 +1,61 @@
+"""Small, explicit test data: one candidate at a time, with the history a test needs."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from vivier.identity import email_hash
+from vivier.schema import Candidate, Consent, Content, Job, Preference, Suppression
+
+_ids = itertools.count(1)
+LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def candidate(engine: sa.Engine, *, consent: str | None = "granted", frequency: str | None = None,
+              suppressed: bool = False, **fields: Any) -> int:
+    """Insert one candidate (active, French, consenting by default) and return its id."""
+    n = next(_ids)
+    row = {"external_id": f"T-{n:06d}", "email": f"person{n}@example.org",
+           "first_name": "Léa", "last_name": f"Martin{n}", "locale": "fr", "city": "Lyon",
+           "search_location": "Lyon", "expertise": "Data", "tags": [], "status": "active",
+           "created_at": LONG_AGO, "updated_at": LONG_AGO}
+    row.update(fields)
+    with engine.begin() as conn:
+        candidate_id = conn.execute(
+            sa.insert(Candidate).returning(Candidate.id), row).scalar_one()
+        if consent is not None:
+            conn.execute(sa.insert(Consent), {
+                "candidate_id": candidate_id, "purpose": "nurturing", "state": consent,
+                "source": "test", "evidence": {}, "recorded_at": LONG_AGO})
+        if frequency is not None:
+            conn.execute(sa.insert(Preference), {
+                "candidate_id": candidate_id, "frequency": frequency, "privileged": False,
+                "updated_at": LONG_AGO, "source": "test"})
+        if suppressed:
+            conn.execute(sa.insert(Suppression), {
+                "email_hash": email_hash(row["email"]), "reason": "unsubscribe",
+                "source": "test", "created_at": LONG_AGO})
+    return int(candidate_id)
+
+
+def consent_event(engine: sa.Engine, candidate_id: int, state: str, at: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Consent), {
+            "candidate_id": candidate_id, "purpose": "nurturing", "state": state,
+            "source": "test", "evidence": {}, "recorded_at": at})
+
+
+def openings(engine: sa.Engine, as_of: datetime, count: int = 3) -> None:
+    with engine.begin() as conn:
+        for n in range(count):
+            conn.execute(sa.insert(Job), {
+                "external_id": f"J-{n}", "title": f"Data engineer {n}", "company": "Acme",
+                "location": "Lyon", "expertise": "Data", "url": f"https://jobs.example.org/{n}",
+                "locale": "fr", "published_at": as_of - timedelta(days=n + 1)})
+        conn.execute(sa.insert(Content), {
+            "kind": "tip", "locale": "fr", "title": "Préparer un entretien", "summary": "Trois idées",
+            "url": "https://blog.example.org/tip", "published_at": as_of - timedelta(days=3)})

@@ -1,0 +1,125 @@
+"""Specifications of signed link tokens: round trip, tampering, expiry, purpose, key rotation."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from vivier.settings import Settings
+from vivier.tokens import (
+    MAX_AGE_DAYS,
+    TokenProblem,
+    make_token,
+    preferences_url,
+    read_token,
+    unsubscribe_url,
+)
+
+DAY = 86_400
+
+
+def settings_with(secret: str = "current-key", old: tuple[str, ...] = ()) -> Settings:
+    return Settings(
+        secret_key=secret, old_secret_keys=list(old), public_base_url="https://talents.example/"
+    )
+
+
+@contextmanager
+def days_later(monkeypatch: pytest.MonkeyPatch, days: float) -> Iterator[None]:
+    """Move the clock itsdangerous reads forward, as if the link were clicked later."""
+    now = time.time()
+    with monkeypatch.context() as patch:
+        patch.setattr("itsdangerous.timed.time.time", lambda: now + days * DAY)
+        yield
+
+
+def problem_reason(settings: Settings, token: str, purpose: str) -> str:
+    with pytest.raises(TokenProblem) as caught:
+        read_token(settings, token, purpose)
+    return caught.value.reason
+
+
+@pytest.mark.parametrize("purpose", ["unsubscribe", "preferences"])
+def test_a_token_gives_back_its_candidate_id(purpose: str) -> None:
+    settings = settings_with()
+    assert read_token(settings, make_token(settings, 123_456, purpose), purpose) == 123_456
+
+
+def test_links_point_at_the_public_site() -> None:
+    settings = settings_with()
+    unsubscribe, preferences = unsubscribe_url(settings, 7), preferences_url(settings, 7)
+    assert unsubscribe.startswith("https://talents.example/u/")
+    assert preferences.startswith("https://talents.example/p/")
+    assert read_token(settings, unsubscribe.rsplit("/", 1)[1], "unsubscribe") == 7
+    assert read_token(settings, preferences.rsplit("/", 1)[1], "preferences") == 7
+
+
+def test_a_token_is_url_safe_and_carries_no_email_or_name() -> None:
+    token = make_token(settings_with(), 42, "unsubscribe")
+    assert token.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    payload = token.split(".")[0]
+    assert base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)) == b"42"
+    assert "@" not in token
+
+
+def test_an_altered_token_is_tampered() -> None:
+    settings = settings_with()
+    token = make_token(settings, 42, "unsubscribe")
+    forged = make_token(settings, 43, "unsubscribe").split(".")[0] + token[token.index(".") :]
+    assert problem_reason(settings, forged, "unsubscribe") == "tampered"
+    assert problem_reason(settings, token[:-2], "unsubscribe") == "tampered"
+    assert problem_reason(settings, "", "unsubscribe") == "tampered"
+    assert problem_reason(settings, "not-a-token", "preferences") == "tampered"
+
+
+def test_a_token_signed_with_an_unknown_key_is_tampered() -> None:
+    token = make_token(settings_with("someone-elses-key"), 42, "unsubscribe")
+    assert problem_reason(settings_with(), token, "unsubscribe") == "tampered"
+
+
+def test_an_unsubscribe_link_still_works_after_sixty_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_with()
+    token = make_token(settings, 42, "unsubscribe")
+    assert MAX_AGE_DAYS["unsubscribe"] >= 60
+    with days_later(monkeypatch, 61):
+        assert read_token(settings, token, "unsubscribe") == 42
+
+
+@pytest.mark.parametrize("purpose", ["unsubscribe", "preferences"])
+def test_a_token_past_its_max_age_is_expired(monkeypatch: pytest.MonkeyPatch, purpose: str) -> None:
+    settings = settings_with()
+    token = make_token(settings, 42, purpose)
+    with days_later(monkeypatch, MAX_AGE_DAYS[purpose] + 1):
+        assert problem_reason(settings, token, purpose) == "expired"
+    with days_later(monkeypatch, 3), pytest.raises(TokenProblem, match="older than 2 days"):
+        read_token(settings, token, purpose, max_age_days=2)
+
+
+def test_a_preferences_token_cannot_unsubscribe_and_vice_versa() -> None:
+    settings = settings_with()
+    preferences = make_token(settings, 42, "preferences")
+    unsubscribe = make_token(settings, 42, "unsubscribe")
+    assert preferences != unsubscribe
+    assert problem_reason(settings, preferences, "unsubscribe") == "wrong_purpose"
+    assert problem_reason(settings, unsubscribe, "preferences") == "wrong_purpose"
+
+
+def test_links_signed_before_a_key_rotation_keep_working() -> None:
+    before = settings_with("old-key")
+    token = make_token(before, 42, "unsubscribe")
+    after = settings_with("new-key", old=("old-key",))
+    assert read_token(after, token, "unsubscribe") == 42
+    fresh = make_token(after, 42, "unsubscribe")
+    assert read_token(settings_with("new-key"), fresh, "unsubscribe") == 42  # newest key signs
+    assert problem_reason(settings_with("new-key"), token, "unsubscribe") == "tampered"
+
+
+def test_an_unknown_purpose_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown token purpose 'login'"):
+        make_token(settings_with(), 42, "login")
+    with pytest.raises(ValueError, match="unknown token purpose"):
+        read_token(settings_with(), "x", "login")

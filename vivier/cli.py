@@ -1,0 +1,25 @@
+"""`vivier`: every action a person takes by hand, with --help that teaches by example."""
+
+from __future__ import annotations
+
+import typer
+
+from vivier.commands import db as db_commands
+from vivier.commands import imports, run, seed
+
+app = typer.Typer(
+    name="vivier",
+    help="Keep a recruiting team's talent pool engaged: consent-aware nurturing cadences.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(imports.app, name="import")
+app.command("seed")(seed.seed)
+app.command("run")(run.run)
+app.command("demo")(run.demo)
+
+
+if __name__ == "__main__":
+    app()

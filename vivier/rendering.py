@@ -1,0 +1,441 @@
+"""Render a candidate's message (subject, HTML, text) from per-cadence, per-language templates.
+
+Layout: `templates/<template>/<language>/{subject.txt,body.html,body.txt}`; bodies extend
+`templates/_layout/<language>/layout.{html,txt}`. Templates are compiled once per Renderer
+and sandboxed; CSS is inlined into the HTML *source* at compile time
+(`inline_css_in_source`), so a render costs no HTML parsing. The caller decides beforehand
+whether a candidate's locale is acceptable (data checks quarantine unsupported locales);
+the Renderer itself always falls back to `fallback_locale` when a template lacks a language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import css_inline
+import yaml
+from babel import Locale
+from babel.dates import format_date, format_time
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, meta
+from jinja2.environment import Environment
+from jinja2.sandbox import SandboxedEnvironment
+
+PARTS = ("subject.txt", "body.html", "body.txt")
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+SAMPLE_CONTEXT = "_sample/context.yaml"
+InlineMode = Literal["compile", "render", "off"]
+# Errors a template can raise on bad data; anything else is a bug and propagates.
+_RENDER_ERRORS = (
+    TemplateError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
+)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One candidate's message, ready for a transport."""
+
+    subject: str
+    html: str
+    text: str
+    locale: str
+    template: str
+    template_version: str
+
+
+class TemplateProblem(Exception):
+    """A template that cannot be compiled or rendered, described for the person who fixes it."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        template: str | None = None,
+        locale: str | None = None,
+        candidate_id: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.template, self.locale, self.candidate_id = template, locale, candidate_id
+        where = ", ".join(
+            part
+            for part in (
+                f"template {template!r}" if template else "",
+                f"locale {locale!r}" if locale else "",
+                f"candidate {candidate_id}" if candidate_id is not None else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+def language_of(locale: str | None) -> str:
+    """The language part of a locale: "fr-CA" / "fr_CA" / "FR" -> "fr"."""
+    return re.split(r"[-_.@]", (locale or "").strip(), maxsplit=1)[0].lower()
+
+
+def available_templates(templates_dir: Path) -> set[str]:
+    """Message template folders: not `_*`, not `web`; a language folder holds a subject."""
+    if not templates_dir.is_dir():
+        return set()
+    return {
+        folder.name
+        for folder in templates_dir.iterdir()
+        if folder.is_dir()
+        and not folder.name.startswith(("_", "."))
+        and any((sub / PARTS[0]).is_file() for sub in folder.iterdir() if sub.is_dir())
+    }
+
+
+def _date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]:
+    """Babel date filters in the render's language; aware datetimes are shown in the team's zone."""
+    locale = Locale.parse(language)
+
+    def as_date(value: date | datetime) -> date:
+        if isinstance(value, datetime):
+            return (value.astimezone(zone) if value.tzinfo else value).date()
+        if not isinstance(value, date):
+            raise TypeError(f"a date filter needs a date or datetime, got {type(value).__name__}")
+        return value
+
+    def date_filter(pattern: str) -> Callable[[date | datetime], str]:
+        # Memoised: a run formats the same few dates (period start, events) thousands of times.
+        return lru_cache(maxsize=4096)(
+            lambda value: format_date(as_date(value), pattern, locale=locale)
+        )
+
+    @lru_cache(maxsize=4096)
+    def time_short(value: datetime) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"time_short needs a datetime, got {type(value).__name__}")
+        return format_time(value, "short", tzinfo=zone if value.tzinfo else None, locale=locale)
+
+    return {
+        "date_long": date_filter("long"),
+        "date_short": date_filter("short"),
+        "month_year": date_filter("LLLL y"),
+        "time_short": time_short,
+    }
+
+
+class _MessageEnvironment(SandboxedEnvironment):
+    """The sandbox, reading dict keys first: `opening.title` on a dict is data, not an attribute."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Halves render time: the stock path raises AttributeError on every dict before item lookup.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+class _Loader(FileSystemLoader):
+    """Reads templates; HTML files get their CSS inlined into the source when asked."""
+
+    def __init__(self, templates_dir: Path, inline_at_compile: bool) -> None:
+        super().__init__(str(templates_dir))
+        self.inline_at_compile = inline_at_compile
+
+    def raw_source(self, environment: Environment, name: str) -> str:
+        return super().get_source(environment, name)[0]
+
+    def get_source(
+        self, environment: Environment, name: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, name)
+        if self.inline_at_compile and name.endswith(".html"):
+            css = self._parent_css(environment, name, source)
+            source = inline_css_in_source(source, css, name)
+        return source, filename, uptodate
+
+    def _parent_css(self, environment: Environment, name: str, source: str) -> str:
+        """The `<style>` rules of the templates this one extends or includes."""
+        rules = []
+        for parent in meta.find_referenced_templates(environment.parse(source, name)):
+            if parent:
+                parent_source = self.raw_source(environment, parent)
+                rules += re.findall(r"<style[^>]*>(.*?)</style>", parent_source, re.S | re.I)
+                rules.append(self._parent_css(environment, parent, parent_source))
+        return "\n".join(rules)
+
+
+_JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_PLACEHOLDER = re.compile(r"vivierjinja(\d+)x")
+
+
+def inline_css_in_source(source: str, parent_css: str, name: str) -> str:
+    """Inline CSS into a template's HTML source, with its Jinja syntax kept intact.
+
+    Jinja tags are swapped for inert placeholders while css_inline parses the HTML, then put
+    back. A whole document is inlined with its own `<style>`; a body (fragment) with the
+    `<style>` of the layout it extends. @media rules stay in the layout's `<style>` block.
+    """
+    tags: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        tags.append(match.group(0))
+        return f"vivierjinja{len(tags) - 1}x"
+
+    hidden = _JINJA_SYNTAX.sub(hide, source)
+    options: dict[str, Any] = {"keep_at_rules": True, "load_remote_stylesheets": False}
+    if re.search(r"<html[\s>]", hidden, re.I):
+        inlined = css_inline.inline(hidden, **options)
+    else:
+        inlined = css_inline.inline_fragment(hidden, parent_css, **options)
+    found = [int(number) for number in _PLACEHOLDER.findall(inlined)]
+    if found != list(range(len(tags))) or re.search(r"vivierjinja\d+x=", inlined):
+        raise TemplateProblem(
+            f"CSS inlining moved Jinja tags in {name}: keep Jinja tags inside element text or"
+            " attribute values (not inside a tag's attribute list, between table rows or in"
+            " <head>), or build the Renderer with inline_css='render'"
+        )
+    return _PLACEHOLDER.sub(lambda match: tags[int(match.group(1))], inlined)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    subject: Template
+    html: Template
+    text: Template
+    version: str
+
+
+class Renderer:
+    """Compiles each (template, language) once and renders candidates' messages with it."""
+
+    def __init__(
+        self,
+        templates_dir: Path,
+        fallback_locale: str = "en",
+        *,
+        zone: str = "Europe/Paris",
+        inline_css: InlineMode = "compile",
+    ) -> None:
+        self.templates_dir = Path(templates_dir).resolve()
+        self.fallback_locale = language_of(fallback_locale)
+        self.inline_css = inline_css
+        self._zone = ZoneInfo(zone)
+        self._languages = {
+            name: frozenset(
+                sub.name for sub in (self.templates_dir / name).iterdir() if sub.is_dir()
+            )
+            for name in available_templates(self.templates_dir)
+        }
+        self._loader = _Loader(self.templates_dir, inline_at_compile=inline_css == "compile")
+        self._environments: dict[str, _MessageEnvironment] = {}
+        self._compiled: dict[tuple[str, str], _Compiled | TemplateProblem] = {}
+        self._lock = threading.Lock()
+        self._inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+    def resolve(self, template: str, locale: str) -> tuple[str, str]:
+        """The (template, language) actually used: the locale's language, else the fallback."""
+        languages = self._languages.get(template)
+        if languages is None:
+            known = ", ".join(sorted(self._languages)) or "none"
+            raise TemplateProblem(
+                f"no such template in {self.templates_dir} (known: {known})", template=template
+            )
+        language = language_of(locale)
+        if language in languages:
+            return template, language
+        if self.fallback_locale in languages:
+            return template, self.fallback_locale
+        raise TemplateProblem(
+            f"no {language!r} folder and no fallback {self.fallback_locale!r} folder:"
+            f" add {template}/{self.fallback_locale}/",
+            template=template,
+            locale=locale,
+        )
+
+    def version(self, template: str, locale: str) -> str:
+        """Content hash of every file the render uses (parts and layout), 16 hex digits."""
+        return self._get(*self.resolve(template, locale)).version
+
+    def render(self, template: str, locale: str, context: Mapping[str, Any]) -> RenderedMessage:
+        """Subject, HTML and text of one message; any template error raises TemplateProblem."""
+        name, language = self.resolve(template, locale)
+        try:
+            compiled = self._get(name, language)
+            subject = compiled.subject.render(context)
+            html = compiled.html.render(context)
+            text = compiled.text.render(context)
+        except TemplateProblem as problem:
+            raise TemplateProblem(
+                problem.problem,
+                template=name,
+                locale=language,
+                candidate_id=_candidate_id(context),
+            ) from problem
+        except _RENDER_ERRORS as exc:
+            raise TemplateProblem(
+                f"{type(exc).__name__} in {self._where(exc)}: {exc}"
+                " (fix the template, or the data it was given)",
+                template=name,
+                locale=language,
+                candidate_id=_candidate_id(context),
+            ) from exc
+        if self.inline_css == "render":
+            html = self._inliner.inline(html)
+        return RenderedMessage(
+            subject=" ".join(subject.split()),
+            html=html,
+            text=_tidy_text(text),
+            locale=language,
+            template=name,
+            template_version=compiled.version,
+        )
+
+    def check(self) -> None:
+        """Compile and sample-render every template × language; one TemplateProblem lists all."""
+        problems: list[str] = []
+        try:
+            samples = [sample_context(self.templates_dir, empty=empty) for empty in (False, True)]
+        except TemplateProblem as problem:
+            samples, problems = [], [f"{problem.problem} (templates compiled, not rendered)"]
+        for name in sorted(self._languages):
+            languages = sorted(self._languages[name])
+            if self.fallback_locale not in languages:
+                problems.append(f"{name}: no fallback folder {name}/{self.fallback_locale}/")
+            for language in languages:
+                missing = [
+                    p for p in PARTS if not (self.templates_dir / name / language / p).is_file()
+                ]
+                if missing:
+                    problems.append(f"{name}/{language}: missing {', '.join(missing)}")
+                    continue
+                try:
+                    self._get(name, language)
+                    for context in samples:
+                        self.render(name, language, context)
+                except TemplateProblem as problem:
+                    problems.append(f"{name}/{language}: {problem.problem}")
+        if problems:
+            raise TemplateProblem(
+                f"{len(problems)} template problem(s) in {self.templates_dir}:\n  "
+                + "\n  ".join(problems)
+                + "\nFix these files, then run the check again."
+            )
+
+    def _where(self, exc: BaseException) -> str:
+        """The template file (and line, where the source was not rewritten) that raised."""
+        where = "the template"
+        traceback = exc.__traceback__
+        root = str(self.templates_dir)
+        while traceback is not None:
+            filename = traceback.tb_frame.f_code.co_filename
+            if filename.startswith(root):
+                where = filename[len(root) + 1 :]
+                if not (self.inline_css == "compile" and filename.endswith(".html")):
+                    where += f", line {traceback.tb_lineno}"
+            traceback = traceback.tb_next
+        return where
+
+    def _environment(self, language: str) -> _MessageEnvironment:
+        if language not in self._environments:
+            environment = _MessageEnvironment(
+                loader=self._loader,
+                undefined=StrictUndefined,
+                autoescape=lambda name: bool(name and name.endswith(".html")),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+                auto_reload=False,
+                cache_size=-1,
+            )
+            environment.filters.update(_date_filters(language, self._zone))
+            self._environments[language] = environment
+        return self._environments[language]
+
+    def _get(self, name: str, language: str) -> _Compiled:
+        """The compiled parts (compiled on first use; a failure is remembered, not retried)."""
+        key = (name, language)
+        found = self._compiled.get(key)
+        if found is None:
+            with self._lock:
+                found = self._compiled.get(key) or self._compile(name, language)
+                self._compiled[key] = found
+        if isinstance(found, TemplateProblem):
+            raise found
+        return found
+
+    def _compile(self, name: str, language: str) -> _Compiled | TemplateProblem:
+        environment = self._environment(language)
+        files: set[str] = set()
+        try:
+            parts = []
+            for part in PARTS:
+                path = f"{name}/{language}/{part}"
+                files |= self._files_used(environment, path)
+                parts.append(environment.get_template(path))
+                for used in files - {path}:
+                    environment.get_template(used)  # compile layouts now: errors surface in check()
+        except TemplateError as exc:
+            where = f"{getattr(exc, 'name', None) or ''}:{getattr(exc, 'lineno', '')}".strip(":")
+            return TemplateProblem(
+                f"{where}: {getattr(exc, 'message', None) or exc}", template=name, locale=language
+            )
+        except TemplateProblem as problem:
+            return problem
+        digest = hashlib.sha256()
+        for used in sorted(files):
+            digest.update(used.encode() + b"\0" + (self.templates_dir / used).read_bytes() + b"\0")
+        subject, html, text = parts
+        return _Compiled(subject, html, text, version=digest.hexdigest()[:16])
+
+    def _files_used(self, environment: Environment, name: str) -> set[str]:
+        """This file and every file it extends, includes or imports (names must be literal)."""
+        used = {name}
+        for parent in meta.find_referenced_templates(
+            environment.parse(self._loader.raw_source(environment, name), name)
+        ):
+            if parent is None:
+                raise TemplateProblem(f"{name}: extends/include must name a file literally")
+            used |= self._files_used(environment, parent)
+        return used
+
+
+def _candidate_id(context: Mapping[str, Any]) -> int | None:
+    candidate = context.get("candidate")
+    return candidate.get("id") if isinstance(candidate, Mapping) else None
+
+
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.M)
+
+
+def _tidy_text(text: str) -> str:
+    """Unix newlines, no trailing spaces, at most one blank line in a row."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if " \n" in text or "\t\n" in text:  # str tests are ~10x cheaper than the regex
+        text = _TRAILING_SPACE.sub("", text)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip() + "\n"
+
+
+def sample_context(templates_dir: Path = TEMPLATES_DIR, *, empty: bool = False) -> dict[str, Any]:
+    """The sample render context of `_sample/context.yaml` (the documented contract).
+
+    With `empty`, every list is emptied and the optional candidate fields are None: the
+    quiet week every template must also handle gracefully.
+    """
+    path = templates_dir / SAMPLE_CONTEXT
+    try:
+        context: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TemplateProblem(f"cannot read the sample context {path}: {exc}") from exc
+    if empty:
+        context["openings"] = []
+        context["content"] = {kind: [] for kind in context["content"]}
+        context["candidate"].update(city=None, expertise=None, search_location=None)
+    return context
