@@ -67,7 +67,8 @@ def nurture(
 
     tally = Tally()
     try:
-        for future in as_completed([plan_batch.submit(spec, lo, hi) for lo, hi in bounds]):
+        plan = plan_batch.with_options(retries=settings.task_retries)
+        for future in as_completed([plan.submit(spec, lo, hi) for lo, hi in bounds]):
             tally.add(Tally.from_dict(future.result()))
     except Exception:
         release_plan(spec)  # a half-made plan must not be delivered by anyone
@@ -110,8 +111,9 @@ def _deliver(
         progress=0.0, key=f"{spec.cadence}-{spec.period_key}-sending".lower(),
         description="Share of batches sent",
     )
+    send = send_batch.with_options(retries=get_settings().task_retries)
     waiting = list(bounds)
-    running = [send_batch.submit(spec, lo, hi) for lo, hi in waiting[:connections]]
+    running = [send.submit(spec, lo, hi) for lo, hi in waiting[:connections]]
     waiting = waiting[connections:]
     done, problems = 0, []
     while running:
@@ -125,7 +127,7 @@ def _deliver(
         update_progress_artifact(progress, 100.0 * done / len(bounds))
         if waiting:
             lo, hi = waiting.pop(0)
-            running.append(send_batch.submit(spec, lo, hi))
+            running.append(send.submit(spec, lo, hi))
     if problems:
         sent = tally.stages["sent"]
         summary.outcome = "failed"

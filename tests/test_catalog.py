@@ -24,3 +24,9 @@ def test_a_country_search_covers_its_cities_and_a_city_search_covers_country_job
     assert {"toronto", "montréal", "canada", "remote"} <= reachable({"Canada"})
     assert "canada" in reachable({"Toronto"})
     assert "paris" not in reachable({"Toronto"})
+
+
+def test_content_comes_in_the_candidates_language_with_empty_lists_otherwise() -> None:
+    catalog = Catalog(content_by_language={"fr": {"tips": [{"title": "Conseil"}]}})
+    assert catalog.content_for("fr")["tips"][0]["title"] == "Conseil"
+    assert catalog.content_for("en")["tips"] == []

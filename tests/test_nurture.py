@@ -218,3 +218,28 @@ def test_segment_selection_and_limit(engine, settings, today) -> None:
     assert summary["segments"]["hr-canada"]["sent"] == 1
     limited = nurture(cadence="weekly", as_of=today, limit=2)
     assert limited["stages"]["extracted"] == 2
+
+
+def test_artifacts_and_logs_name_candidates_by_id_only(engine, settings, today, caplog) -> None:
+    from prefect import get_client
+
+    for _ in range(20):
+        builders.candidate(engine, first_name="Zéphyrine", last_name="Quasimodo")
+    builders.candidate(engine, email="not-an-address", first_name="Zéphyrine")
+    with caplog.at_level("DEBUG"):
+        summary = nurture(cadence="weekly", as_of=today)
+    from uuid import UUID
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(summary["flow_run_id"])])))
+    keys = {artifact.key for artifact in artifacts}
+    period = summary["period_key"].lower()
+    assert {f"weekly-{period}-summary", f"weekly-{period}-quarantine"} <= keys
+    published = " ".join(str(artifact.data) for artifact in artifacts) + caplog.text
+    assert "example.org" not in published and "not-an-address" not in published
+    assert "Zéphyrine" not in published and "Quasimodo" not in published
+    quarantined = next(a for a in artifacts if a.key.endswith("quarantine"))
+    assert "invalid_data" in str(quarantined.data)

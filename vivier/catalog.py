@@ -35,6 +35,9 @@ class Catalog:
         wanted = reachable(places)
         return [_public(job) for job in jobs if job["location"].casefold() in wanted][:MAX_OPENINGS]
 
+    def content_for(self, language: str) -> dict[str, list[dict[str, Any]]]:
+        return self.content_by_language.get(language) or {key: [] for key in CONTENT_KEYS.values()}
+
 
 def reachable(places: set[str]) -> set[str]:
     """Casefolded places a search covers: the places, their region's cities, and remote work."""
@@ -46,9 +49,6 @@ def reachable(places: set[str]) -> set[str]:
         elif covered & names:
             covered.add(region.casefold())  # a job "in Canada" fits someone searching in Toronto
     return covered
-
-    def content_for(self, language: str) -> dict[str, list[dict[str, Any]]]:
-        return self.content_by_language.get(language) or {key: [] for key in CONTENT_KEYS.values()}
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceParseError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Settings(BaseSettings):
     lateness_weekly_days: int = Field(6, ge=0, description="weekly period accepted until")
     lateness_monthly_days: int = Field(20, ge=0, description="monthly period accepted until")
     lateness_quarterly_days: int = Field(45, ge=0, description="quarterly period accepted until")
+    task_retries: int = Field(2, ge=0, le=10, description="Prefect retries of a failed batch task")
     claim_lease_seconds: int = Field(
         300, ge=1, description="a 'sending' claim older than this is in doubt"
     )
@@ -124,6 +127,12 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings; a bad value raises SettingsError naming the variable to fix."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
+    except SourceParseError as exc:  # a list/dict variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"VIVIER_{field.group(1).upper()}" if field else "a VIVIER_ variable"
+        raise SettingsError(
+            f"invalid settings:\n  {name}: not valid JSON (write a JSON list, e.g. [\"old-key\"])"
+        ) from None
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
