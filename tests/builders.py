@@ -59,3 +59,20 @@ def openings(engine: sa.Engine, as_of: datetime, count: int = 3) -> None:
         conn.execute(sa.insert(Content), {
             "kind": "tip", "locale": "fr", "title": "Préparer un entretien", "summary": "Trois idées",
             "url": "https://blog.example.org/tip", "published_at": as_of - timedelta(days=3)})
+
+
+def many_candidates(engine: sa.Engine, count: int, prefix: str = "B") -> list[int]:
+    """Insert `count` consenting active candidates in bulk; returns their ids."""
+    rows = [{"external_id": f"{prefix}-{n:07d}", "email": f"{prefix.lower()}{n}@example.org",
+             "first_name": "Noé", "last_name": f"Bulk{n}", "locale": "fr" if n % 2 else "en",
+             "city": "Lyon", "search_location": "Lyon", "expertise": "Data", "tags": [],
+             "status": "active", "created_at": LONG_AGO, "updated_at": LONG_AGO}
+            for n in range(count)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Candidate), rows)
+        ids = list(conn.execute(sa.select(Candidate.id).where(
+            Candidate.external_id.like(f"{prefix}-%")).order_by(Candidate.id)).scalars())
+        conn.execute(sa.insert(Consent), [
+            {"candidate_id": cid, "purpose": "nurturing", "state": "granted", "source": "test",
+             "evidence": {}, "recorded_at": LONG_AGO} for cid in ids])
+    return ids

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from vivier.commands import db as db_commands
-from vivier.commands import imports, run, seed
+from vivier.commands import imports, ops, run, seed
+from vivier.commands import web as web_commands
 
 app = typer.Typer(
     name="vivier",
@@ -19,6 +20,10 @@ app.add_typer(imports.app, name="import")
 app.command("seed")(seed.seed)
 app.command("run")(run.run)
 app.command("demo")(run.demo)
+app.command("web")(web_commands.web)
+app.command("backfill")(ops.backfill)
+app.command("status")(ops.status)
+app.command("in-doubt")(ops.in_doubt)
 
 
 if __name__ == "__main__":

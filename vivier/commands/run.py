@@ -55,14 +55,21 @@ PREFECT_LOCAL_DEFAULTS = {
 }
 
 
-def run_cadence(cadence: CadenceName, day: date | None, **options: Any) -> dict[str, Any]:
+def run_cadence(
+    cadence: CadenceName, day: date | None, *, run_name: str | None = None,
+    run_tags: tuple[str, ...] = (), **options: Any,
+) -> dict[str, Any]:
     """Run the flow in this process; refusals become a clean error, not a traceback."""
     for name, value in PREFECT_LOCAL_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    from prefect import tags
+
     from flows.nurture import nurture
 
+    flow = nurture.with_options(flow_run_name=run_name) if run_name else nurture
     try:
-        return nurture(cadence=cadence, as_of=day, **options)
+        with tags(*run_tags):
+            return flow(cadence=cadence, as_of=day, **options)
     except (PeriodTooLate, SegmentProblem) as refusal:
         err_console.print(f"[red]{refusal}[/red]")
         raise typer.Exit(2) from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from types import TracebackType
+from collections.abc import Callable
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
@@ -52,12 +53,15 @@ class SmtpSink:
         drop_after_data: set[int] | None = None,
         drop_before_data: set[int] | None = None,
         auth: tuple[str, str] | None = None,
+        on_command: Callable[[str, int], None] | None = None,
     ) -> None:
         self.refuse_rcpt = {address.lower(): code for address, code in (refuse_rcpt or {}).items()}
         self.transient_failures = transient_failures
         self.drop_after_data = set(drop_after_data or ())
         self.drop_before_data = set(drop_before_data or ())
         self.auth = auth
+        # Called as on_command("MAIL", n) / on_command("DATA", n) before the reply: crash tests kill here.
+        self.on_command = on_command
         self.host = "127.0.0.1"
         self.port = 0
         self._lock = threading.Lock()
@@ -186,7 +190,10 @@ class _Handler:
     ) -> str:
         if self.sink.auth is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
-        if self.sink._next("_mail_commands") in self.sink.drop_before_data:
+        mail_number = self.sink._next("_mail_commands")
+        if self.sink.on_command is not None:
+            self.sink.on_command("MAIL", mail_number)
+        if mail_number in self.sink.drop_before_data:
             _drop(server)
             return "421 4.3.2 dropped"  # never reaches the client
         envelope.mail_from = address
@@ -206,6 +213,8 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         number = self.sink._keep(envelope)
+        if self.sink.on_command is not None:
+            self.sink.on_command("DATA", number)
         if number in self.sink.drop_after_data:
             _drop(server)
         return "250 2.0.0 Accepted"
