@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from types import TracebackType
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
