@@ -16,6 +16,7 @@ from tasks.record import publish
 from tasks.send import send_batch
 from vivier.cadences import CadenceName, check_lateness, period_key, period_start, today_in
 from vivier.runs import RunSpec
+from vivier.schema import utcnow
 from vivier.segments import load_segments
 from vivier.settings import get_settings
 from vivier.summary import RunSummary
@@ -62,7 +63,8 @@ def nurture(
     run_id = open_run(cadence, key, dry_run, flow_run.id)
     spec = RunSpec(run_id=run_id, cadence=cadence.value, period_key=key,
                    period_start=period_start(cadence, key), as_of=day, dry_run=dry_run,
-                   flow_run_id=flow_run.id, segments=tuple(segments) if segments else None)
+                   flow_run_id=flow_run.id, segments=tuple(segments) if segments else None,
+                   started_at=utcnow())
     bounds = cut_batches(cadence.value, limit)
 
     tally = Tally()

@@ -33,7 +33,7 @@ def plan_batch(
     engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools
 ) -> Tally:
     """Decide for every candidate in `(lo, hi]`; write decisions and (unless dry) pending sends."""
-    now = utcnow()
+    now = spec.started_at or utcnow()
     tally = Tally()
     with engine.connect() as conn:
         rows = extract.read_batch(conn, spec.cadence, lo, hi)

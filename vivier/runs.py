@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
@@ -28,6 +28,7 @@ class RunSpec:
     dry_run: bool = False
     flow_run_id: str | None = None
     segments: tuple[str, ...] | None = None
+    started_at: datetime | None = None  # the run's "now": every batch judges dates the same way
 
 
 @dataclass
@@ -41,6 +42,7 @@ class RunTools:
 
 _tools: dict[tuple[int, str], RunTools] = {}
 _lock = threading.Lock()
+_KEEP_RUNS = 4  # runs whose tools a process keeps (concurrent runs share a worker process)
 
 
 def tools_for(engine: Engine, settings: Settings, spec: RunSpec) -> RunTools:
@@ -52,7 +54,8 @@ def tools_for(engine: Engine, settings: Settings, spec: RunSpec) -> RunTools:
             segments.check_templates(available_templates(settings.templates_dir))
             with engine.connect() as conn:
                 catalog = load_catalog(conn, spec.as_of, settings.zone)
-            _tools.clear()  # one run at a time per process keeps memory flat
+            while len(_tools) >= _KEEP_RUNS:
+                del _tools[next(iter(_tools))]  # oldest first: memory stays flat
             _tools[key] = RunTools(
                 Renderer(settings.templates_dir, zone=settings.team_timezone), segments, catalog
             )
