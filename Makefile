@@ -26,5 +26,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check vivier flows tasks data_checks tests bench
 	$(BIN)/mypy
 
+# Not part of `make test`: seeds BENCH_N candidates in a throwaway PostgreSQL, runs the weekly flow
+# and a bare loop against a real SMTP sink (bench/README.md). BENCH_PROFILE=1 adds py-spy profiles.
+BENCH_N ?= 100000
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	BENCH_N=$(BENCH_N) $(BIN)/python -m bench.run
+
 clean:
 	rm -rf var/ .pytest_cache

@@ -16,7 +16,7 @@ def publish(summary: RunSummary) -> None:
     """Store the summary with the run and show it in the Prefect UI."""
     engine = db.engine_for(get_settings().database_url)
     runs.set_state(engine, summary.run_id, summary.outcome, summary.to_dict())
-    key = f"{summary.cadence}-{summary.period_key}".lower()
+    key = f"{summary.cadence}-{summary.period_key}".lower().replace("_", "-")  # keys: dashes only
     create_markdown_artifact(markdown=summary.markdown(), key=f"{key}-summary",
                              description=f"vivier {summary.cadence} run for {summary.period_key}")
     if summary.tally.quarantined:

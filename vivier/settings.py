@@ -82,6 +82,22 @@ class Settings(BaseSettings):
         default_factory=list, description="retired keys that still verify (JSON list)"
     )
     retention_months: int = Field(24, ge=1, le=120, description="months a profile is kept")
+    retention_batch_size: int = Field(
+        500, ge=1, le=10_000, description="candidates anonymised per retention transaction"
+    )
+    unsubscribe_link_days: int = Field(
+        90, ge=60, le=3650, description="days an unsubscribe link works (mailbox rules: >= 60)"
+    )
+    preferences_link_days: int = Field(90, ge=1, le=3650, description="days a preference link works")
+    form_token_minutes: int = Field(
+        120, ge=5, le=10_080, description="minutes an open preference form can still be saved"
+    )
+    survey_reminder_days: int = Field(
+        14, ge=1, le=365, description="days after the consent survey before its one reminder"
+    )
+    renewal_notice_days: int = Field(
+        30, ge=1, le=365, description="days before the retention limit consent renewal is asked"
+    )
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="message templates")
     segments_file: Path = Field(PROJECT_ROOT / "segments.yaml", description="segments definition")
     samples_dir: Path = Field(Path("var/samples"), description="dry-run rendered samples")

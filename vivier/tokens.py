@@ -9,6 +9,7 @@ already in people's inboxes (drop an old key once its links are past their max a
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -76,6 +77,16 @@ def read_token(
     if type(candidate_id) is not int:  # signed by us, so only a key shared with another app
         raise TokenProblem("tampered", f"this {purpose} link does not name a candidate")
     return candidate_id
+
+
+def signing_keys(settings: Settings) -> tuple[str, ...]:
+    """The keys that verify, oldest first; the last one signs (for other signed values: forms)."""
+    return _keys(settings)
+
+
+def token_id(token: str) -> str:
+    """A short, one-way id of a link token: recorded as evidence instead of the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
 
 
 def _verifies(keys: tuple[str, ...], purpose: str, token: str) -> bool:

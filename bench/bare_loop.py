@@ -1,0 +1,174 @@
+"""The baseline: the same weekly work as `nurture`, as one plain Python loop, without Prefect.
+
+Read → validate (the same GX suite) → consent (the same policy) → render (the same Renderer)
+→ build (`build_mime`) → send (one reused smtplib connection) → record (bulk, per batch).
+One pass, no ledger claim before sending: the least work that gives the same messages.
+
+    python -m bench.bare_loop 2026-11-23      # settings from VIVIER_* (database, SMTP sink)
+"""
+
+from __future__ import annotations
+
+import smtplib
+import sys
+import time
+from datetime import date, timedelta
+from typing import Any
+
+started = time.perf_counter()
+from sqlalchemy import Engine, bindparam, insert  # noqa: E402
+
+from bench.measure import report  # noqa: E402
+from data_checks import validate_candidates  # noqa: E402
+from vivier import db, extract, runs  # noqa: E402
+from vivier.cadences import period_key, period_start  # noqa: E402
+from vivier.catalog import load_catalog  # noqa: E402
+from vivier.identity import email_hash  # noqa: E402
+from vivier.messages import Period, outgoing, render_context  # noqa: E402
+from vivier.mime import HeaderInjection, build_mime  # noqa: E402
+from vivier.planning import _frame  # noqa: E402  (the very frame the pipeline validates)
+from vivier.policy import CandidateFacts, Reason, exclusion  # noqa: E402
+from vivier.rendering import Renderer, TemplateProblem  # noqa: E402
+from vivier.schema import Candidate, Decision, Interaction, Send, utcnow  # noqa: E402
+from vivier.segments import load_segments  # noqa: E402
+from vivier.settings import Settings, get_settings  # noqa: E402
+
+CADENCE = "weekly"
+
+
+class Tools:
+    """What the loop compiles once: templates, segments, the period's openings and content."""
+
+    def __init__(self, engine: Engine, settings: Settings, as_of: date) -> None:
+        self.renderer = Renderer(settings.templates_dir, zone=settings.team_timezone)
+        self.segments = load_segments(settings.segments_file)
+        with engine.connect() as conn:
+            self.catalog = load_catalog(conn, as_of, settings.zone)
+        key = period_key(CADENCE, as_of)
+        self.as_of = as_of
+        self.period = Period(CADENCE, key, period_start(CADENCE, key))
+        self.run_id = runs.open_run(engine, CADENCE, key, False, None)
+        self.now = utcnow()  # one "now" per run, as the flow's RunSpec.started_at
+
+
+def nurture_loop(engine: Engine, settings: Settings, as_of: date) -> dict[str, int]:
+    """Message every eligible weekly candidate once; returns counts per outcome and reason."""
+    tools = Tools(engine, settings, as_of)
+    counts: dict[str, int] = {}
+    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port)
+    try:
+        with engine.connect() as conn:
+            bounds = extract.batch_bounds(conn, CADENCE, settings.batch_size)
+        for lo, hi in bounds:
+            for name, number in one_batch(engine, settings, tools, smtp, lo, hi).items():
+                counts[name] = counts.get(name, 0) + number
+    finally:
+        smtp.quit()
+    runs.set_state(engine, tools.run_id, "completed", {"bare_loop": counts})
+    return counts
+
+
+def one_batch(
+    engine: Engine, settings: Settings, tools: Tools, smtp: smtplib.SMTP, lo: int, hi: int
+) -> dict[str, int]:
+    now, period = tools.now, tools.period
+    with engine.connect() as conn:
+        rows = extract.read_batch(conn, CADENCE, lo, hi)
+        consents = extract.latest_consents(conn, lo, hi)
+        ledger = extract.ledger(conn, CADENCE, period.key, lo, hi)
+        holders = extract.first_holders(conn, (row["email"] for row in rows if row["email"]))
+        hashes = {row["id"]: email_hash(row["email"]) for row in rows if row["email"]}
+        suppressed = extract.suppressed(conn, hashes.values())
+    for row in rows:
+        row["segment"] = tools.segments.assign(row)
+        first = holders.get((row["email"] or "").lower())
+        row["duplicate_of"] = first if first is not None and first != row["id"] else None
+    findings = validate_candidates(_frame(rows), now)
+    gap = timedelta(days=settings.contact_gap_days)
+
+    counts = {"extracted": len(rows)}
+    decisions: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+    for row in rows:
+        candidate_id, detail = row["id"], ""
+        reason: Reason | None
+        if candidate_id in findings.failures:
+            reason, detail = Reason.invalid_data, ",".join(findings.failures[candidate_id])
+        else:
+            held = ledger.get(candidate_id)
+            reason = exclusion(CandidateFacts(
+                candidate_id=candidate_id, erased=row["erased_at"] is not None,
+                consent=consents.get(candidate_id), suppressed=hashes.get(candidate_id) in suppressed,
+                frequency=row["frequency"], ledger_status=held.status if held else None,
+                last_contacted_at=row["last_contacted_at"],
+            ), now, gap)
+        if reason is None:
+            template = tools.segments.template(row["segment"], CADENCE)
+            try:
+                context = render_context(row, tools.catalog, settings, period, tools.as_of)
+                rendered = tools.renderer.render(template, row["locale"] or "", context)
+                message = outgoing(0, row, rendered, context, period, settings, utcnow())
+                mime = build_mime(message, settings.sender_address, settings.sender_name)
+            except (TemplateProblem, HeaderInjection) as problem:
+                reason, detail = Reason.render_error, str(problem)
+            else:
+                smtp.sendmail(settings.sender_address, [message.to_address], mime)
+                sent.append({"candidate_id": candidate_id, "segment": row["segment"],
+                             "template": template, "version": rendered.template_version,
+                             "message_id": message.message_id})
+        if reason is not None:
+            counts[reason.value] = counts.get(reason.value, 0) + 1
+            decisions.append({
+                "run_id": tools.run_id, "candidate_id": candidate_id, "cadence": CADENCE,
+                "period_key": period.key, "segment": row["segment"], "reason": reason.value,
+                "detail": detail or None, "dry_run": False, "decided_at": now,
+            })
+    counts["sent"] = len(sent)
+    record(engine, tools, decisions, sent)
+    return counts
+
+
+def record(
+    engine: Engine, tools: Tools, decisions: list[dict[str, Any]], sent: list[dict[str, Any]]
+) -> None:
+    """One transaction per batch: decisions, `sent` ledger rows, interactions, last contact."""
+    now, key = utcnow(), tools.period.key
+    with engine.begin() as conn:
+        if decisions:
+            conn.execute(insert(Decision), decisions)
+        if not sent:
+            return
+        returning = insert(Send).returning(Send.id, Send.candidate_id, sort_by_parameter_order=True)
+        ids = conn.execute(returning, [
+            {"candidate_id": s["candidate_id"], "cadence": CADENCE, "period_key": key,
+             "status": "sent", "run_id": tools.run_id, "segment": s["segment"],
+             "template": s["template"], "template_version": s["version"],
+             "message_id": s["message_id"], "attempts": 1, "created_at": now,
+             "claimed_at": now, "sent_at": now}
+            for s in sent
+        ]).all()
+        conn.execute(insert(Interaction), [
+            {"candidate_id": candidate_id, "send_id": send_id, "kind": "message_sent",
+             "cadence": CADENCE, "period_key": key, "occurred_at": now,
+             "details": {"segment": s["segment"], "template": s["template"]}}
+            for (send_id, candidate_id), s in zip(ids, sent, strict=True)
+        ])
+        people = Candidate.__table__
+        conn.execute(
+            people.update().where(people.c.id == bindparam("cid"))
+            .values(last_contacted_at=now, updated_at=now),
+            [{"cid": s["candidate_id"]} for s in sent],
+        )
+
+
+def main(argv: list[str]) -> None:
+    settings = get_settings()
+    as_of = date.fromisoformat(argv[0])
+    imported = time.perf_counter()
+    counts = nurture_loop(db.engine_for(settings.database_url), settings, as_of)
+    report({"import_seconds": imported - started, "work_seconds": time.perf_counter() - imported,
+            "counts": counts})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

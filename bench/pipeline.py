@@ -1,0 +1,30 @@
+"""Child step: run the weekly `nurture` flow in this process, against the Prefect server in the env.
+
+    python -m bench.pipeline 2026-11-23 [--dry-run]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+
+started = time.perf_counter()
+import data_checks  # noqa: E402,F401  (GX: imported up front, like a worker's flow run does)
+from bench.measure import report  # noqa: E402
+from flows.nurture import nurture  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    as_of = date.fromisoformat(argv[0])
+    imported, called_at = time.perf_counter(), time.time()
+    summary = nurture(cadence="weekly", as_of=as_of, dry_run="--dry-run" in argv)
+    finished = time.perf_counter()
+    report({"import_seconds": imported - started, "work_seconds": finished - imported,
+            "called_at": called_at, "returned_at": time.time(),
+            "stages": summary["stages"], "reasons": summary["reasons"],
+            "outcome": summary["outcome"], "run_id": summary["run_id"]})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

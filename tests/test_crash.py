@@ -1,0 +1,113 @@
+"""Kill the sender at many points of the send phase: nobody is lost, nobody gets two messages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from tests import builders
+from vivier.cadences import today_in
+from vivier.schema import Candidate, Send
+from vivier.status import resolve_in_doubt
+from vivier.testing.smtp import SmtpSink
+
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp, pytest.mark.slow]
+
+CANDIDATES = 2000
+# (SMTP command, its number within the run) at which the sender is killed:
+# MAIL = claimed and committed, not yet handed over; DATA = handed over, not yet recorded.
+# Their sum stays well under CANDIDATES so every kill lands before the period completes.
+KILL_POINTS = [("MAIL", 1), ("DATA", 1), ("DATA", 23), ("MAIL", 48), ("DATA", 75),
+               ("MAIL", 99), ("DATA", 130), ("MAIL", 151), ("DATA", 177), ("DATA", 210)]
+RUNNER = """
+import datetime, sys
+from flows.nurture import nurture
+nurture(cadence="weekly", as_of=datetime.date.fromisoformat(sys.argv[1]))
+"""
+
+
+class Killer:
+    """Kills the running sender when the SMTP server sees the chosen command."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.target: tuple[str, int] | None = None
+        self.base = Counter[str]()
+        self.seen = Counter[str]()
+        self.kills = 0
+
+    def arm(self, process: subprocess.Popen[bytes], target: tuple[str, int] | None) -> None:
+        self.base = Counter(self.seen)
+        self.process, self.target = process, target
+
+    def on_command(self, command: str, _number: int) -> None:
+        self.seen[command] += 1
+        if self.target and self.process and command == self.target[0] \
+                and self.seen[command] - self.base[command] == self.target[1]:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.kills += 1
+            self.target = None
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_sigkill_anywhere_in_the_send_phase_loses_nobody_and_duplicates_nobody(
+        engine, settings, tmp_path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    ids = builders.many_candidates(engine, CANDIDATES)
+    killer = Killer()
+    today = today_in(settings.zone).isoformat()
+    with SmtpSink(on_command=killer.on_command) as sink:
+        env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+               "VIVIER_TRANSPORT": "smtp", "VIVIER_SMTP_PORT": str(sink.port),
+               "VIVIER_SMTP_TLS": "plain", "VIVIER_BATCH_SIZE": "500",
+               "VIVIER_SEND_CHUNK_SIZE": "50", "VIVIER_CLAIM_LEASE_SECONDS": "1",
+               "VIVIER_TASK_RETRIES": "0"}
+        runs = 0
+        for target in [*KILL_POINTS, None, None]:
+            process = subprocess.Popen([sys.executable, "-c", RUNNER, today], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            killer.arm(process, target)
+            code = process.wait(timeout=300)
+            runs += 1
+            if target is None and code == 0:
+                break
+        with engine.connect() as conn:
+            ledger = dict(conn.execute(sa.select(Send.candidate_id, Send.status)).all())
+            address = dict(conn.execute(sa.select(Candidate.id, Candidate.email)).all())
+        received = Counter(a for rcpts, _ in sink.messages for a in rcpts)
+        in_doubt = [cid for cid, status in ledger.items() if status == "in_doubt"]
+
+        assert killer.kills == len(KILL_POINTS)
+        assert sorted(ledger) == sorted(ids)  # exactly one ledger row per eligible candidate
+        assert set(ledger.values()) <= {"sent", "in_doubt"}
+        assert max(received.values()) == 1  # nobody received anything twice
+        assert all(received[address[cid]] == 1 for cid, s in ledger.items() if s == "sent")
+
+        # The operator reconciles in-doubt sends with the SMTP server's log, explicitly.
+        arrived = [cid for cid in in_doubt if received[address[cid]]]
+        missing = [cid for cid in in_doubt if not received[address[cid]]]
+        key = _period(engine)
+        resolve_in_doubt(engine, "weekly", key, "mark_sent", arrived)
+        resolve_in_doubt(engine, "weekly", key, "resend", missing)
+        process = subprocess.run([sys.executable, "-c", RUNNER, today], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        assert process.returncode == 0
+        final = Counter(a for rcpts, _ in sink.messages for a in rcpts)
+
+    assert set(final) == set(address.values())  # nobody eligible was lost
+    assert max(final.values()) == 1  # duplicates = 0
+    print(f"\ncrash test: {killer.kills} kills over {runs} runs, {len(in_doubt)} in doubt "
+          f"({len(arrived)} had arrived, {len(missing)} resent), duplicates = 0")
+
+
+def _period(engine: sa.Engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Send.period_key).limit(1)).scalar_one()

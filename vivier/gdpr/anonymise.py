@@ -1,0 +1,234 @@
+"""Anonymise candidates: what both erasure requests and the retention flow do.
+
+What goes: the profile's names, address, city, search location, expertise and tags; in
+every row about the person (any table referencing `candidates.id`), their identifiers
+inside text and JSON (the address, the names, any address- or IP-shaped string) and the
+values of JSON keys that hold identifiers or free text (IP, user agent, note, body…).
+What stays: the id, the ATS id (so a re-import is refused), status, locale, dates, the
+send ledger, decisions, interactions and the consent log's state/time history — the
+aggregate record the report reads. The address's hash goes to `suppressions`, so a new
+ATS record with the same address is never messaged either.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Connection,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from vivier.gdpr import person_tables
+from vivier.identity import email_hash, normalise_email
+from vivier.schema import Candidate, Interaction, Send, utcnow
+from vivier.sql import add_suppressions
+
+ERASED = "[erased]"
+# Kept on the profile: the ATS id refuses a re-import; status and locale feed the report.
+KEPT_PROFILE_COLUMNS = frozenset({"external_id", "status", "locale"})
+# JSON keys (compared without case, `_` or `-`) whose value identifies a person or is free text.
+PERSONAL_KEYS = frozenset({
+    "ip", "ipaddress", "remoteaddr", "remoteip", "clientip", "forwardedfor", "xforwardedfor",
+    "useragent", "ua", "email", "emailaddress", "mail", "to", "from", "replyto", "cc",
+    "name", "firstname", "lastname", "fullname", "displayname", "phone", "telephone", "mobile",
+    "address", "postaladdress", "city", "location", "note", "notes", "comment", "comments",
+    "text", "body", "message", "freetext", "subject", "snippet", "quote", "headers",
+    "referer", "referrer", "signature", "answer", "reply",
+})
+_EMAIL_SHAPED = r"[^\s@<>\"'(),;:]+@[^\s@<>\"'(),;:]+\.[^\s@<>\"'(),;:]+"
+_IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
+_IPV6 = r"\b(?:[0-9a-f]{1,4}:){5,7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4})?\b"
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """One person's address and names, as the pattern that finds them in text."""
+
+    email: str | None
+    names: tuple[str, ...]
+
+    def pattern(self, broad: bool) -> re.Pattern[str]:
+        """The address and names; `broad` adds any address- or IP-shaped string (free text)."""
+        words = {variant for name in self.names for variant in _spellings(name) if len(variant) > 1}
+        parts = [re.escape(self.email.strip())] if self.email and self.email.strip() else []
+        parts += [rf"(?<!\w){re.escape(word)}(?!\w)" for word in sorted(words, key=len, reverse=True)]
+        parts += [_EMAIL_SHAPED, _IPV4, _IPV6] if broad else []
+        return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+
+
+def _spellings(name: str) -> set[str]:
+    """The name, its words, and both without accents (`Léa` is also written `Lea`)."""
+    name = name.strip()
+    found = {name, *re.split(r"[\s\-']+", name)}
+    bare = {unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() for word in found}
+    return {word for word in found | bare if word}
+
+
+def scrub_text(text: str, pattern: re.Pattern[str]) -> str:
+    """The text with every identifier replaced by `[erased]`."""
+    return pattern.sub(ERASED, text)
+
+
+def scrub_json(value: Any, pattern: re.Pattern[str]) -> Any:
+    """The JSON value with identifiers and the values of personal keys replaced."""
+    if isinstance(value, dict):
+        return {scrub_text(str(key), pattern): ERASED if _personal(key, item)
+                else scrub_json(item, pattern) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(item, pattern) for item in value]
+    if isinstance(value, str):
+        return scrub_text(value, pattern)
+    return value
+
+
+def _personal(key: object, value: Any) -> bool:
+    folded = re.sub(r"[\s_\-]", "", str(key)).lower()
+    return folded in PERSONAL_KEYS and value not in (None, "", [], {})
+
+
+def anonymise(
+    conn: Connection, candidate_ids: Sequence[int], *, source: str,
+    now: datetime | None = None, flow_run_id: str | None = None,
+) -> list[int]:
+    """Anonymise these candidates in the caller's transaction; returns the ids done now.
+
+    Already-erased candidates are skipped, so running it again changes nothing.
+    `source` says why (`request` for an erasure request, `retention` for the monthly flow).
+    """
+    now = now or utcnow()
+    done: list[int] = []
+    for start in range(0, len(candidate_ids), CHUNK):
+        done += _anonymise_chunk(conn, list(candidate_ids[start:start + CHUNK]), source, now,
+                                 flow_run_id)
+    return done
+
+
+def _anonymise_chunk(
+    conn: Connection, ids: list[int], source: str, now: datetime, flow_run_id: str | None
+) -> list[int]:
+    people = {row.id: Identifiers(row.email, (row.first_name or "", row.last_name or ""))
+              for row in conn.execute(
+                  select(Candidate.id, Candidate.email, Candidate.first_name, Candidate.last_name)
+                  .where(Candidate.id.in_(ids), Candidate.erased_at.is_(None))
+                  .with_for_update())}
+    if not people:
+        return []
+    add_suppressions(conn, [
+        {"email_hash": email_hash(person.email), "reason": "erasure",
+         "source": f"gdpr-{source}"[:64], "created_at": now}
+        for person in people.values() if person.email and person.email.strip()])
+    # Planned but not yet claimed: nobody may deliver to an erased person.
+    conn.execute(delete(Send).where(Send.candidate_id.in_(people), Send.status == "pending"))
+    for table, column in person_tables():
+        _scrub_rows(conn, table, column, people)
+    conn.execute(update(Candidate).where(Candidate.id.in_(people))
+                 .values(**_blank_profile(), erased_at=now, updated_at=now))
+    conn.execute(insert(Interaction), [
+        {"candidate_id": candidate_id, "kind": "erased", "flow_run_id": flow_run_id,
+         "details": {"source": source}, "occurred_at": now} for candidate_id in people])
+    return sorted(people)
+
+
+def _blank_profile() -> dict[str, Any]:
+    """Every profile column but the kept ones, emptied (JSON lists and objects to empty)."""
+    table: Table = Candidate.__table__  # type: ignore[assignment]
+    blank: dict[str, Any] = {}
+    for column in free_text_columns(table):
+        if column.name not in KEPT_PROFILE_COLUMNS:
+            blank[column.name] = ([] if column.name == "tags" else {}) \
+                if isinstance(column.type, JSON) else None
+    return blank
+
+
+def free_text_columns(table: Table) -> list[Column[Any]]:
+    """The String/Text/JSON columns that may hold anything (not keys, not a closed set of values)."""
+    closed = {name for constraint in table.constraints if isinstance(constraint, CheckConstraint)
+              for name in (column.name for column in table.columns)
+              if re.match(rf"\s*{name}\b", str(constraint.sqltext))}
+    return [column for column in table.columns
+            if isinstance(column.type, String | JSON) and not column.primary_key
+            and not column.foreign_keys and column.name not in closed]
+
+
+def _scrub_rows(
+    conn: Connection, table: Table, person: Column[Any], people: dict[int, Identifiers]
+) -> None:
+    """Scrub the text columns of this table's rows about these people.
+
+    Short strings (ids, keys, message ids) lose only the person's address and names; free
+    text (Text, JSON) also loses anything shaped like an address or an IP.
+    """
+    if table.name == Candidate.__tablename__:
+        return
+    columns = free_text_columns(table)
+    keys = list(table.primary_key.columns)
+    if not columns or not keys:
+        return
+    patterns = {candidate_id: (identifiers.pattern(broad=False), identifiers.pattern(broad=True))
+                for candidate_id, identifiers in people.items()}
+    changed = []
+    rows = conn.execute(select(person, *keys, *columns).where(person.in_(list(people))))
+    for row in rows.mappings():
+        exact, broad = patterns[row[person.name]]
+        values = {column.name: _scrubbed(row[column.name], column, exact, broad)
+                  for column in columns}
+        if any(values[name] != row[name] for name in values):
+            changed.append({**values, **{f"k_{key.name}": row[key.name] for key in keys}})
+    if changed:
+        statement = update(table).where(*(key == bindparam(f"k_{key.name}") for key in keys))
+        conn.execute(statement, changed)
+
+
+def _scrubbed(
+    value: Any, column: Column[Any], exact: re.Pattern[str], broad: re.Pattern[str]
+) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, JSON):
+        return scrub_json(value, broad)
+    if isinstance(column.type, Text):
+        return scrub_text(str(value), broad)
+    return scrub_text(str(value), exact)
+
+
+def forget_samples(samples_dir: Path, candidate_ids: Sequence[int]) -> int:
+    """Delete dry-run sample messages rendered for these candidates; returns how many."""
+    removed = 0
+    folder = Path(samples_dir)
+    if not folder.is_dir():
+        return 0
+    for candidate_id in candidate_ids:
+        for sample in folder.glob(f"*/candidate-{int(candidate_id)}.eml"):
+            sample.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def same_address(conn: Connection, candidate_id: int) -> list[int]:
+    """Other candidates, not erased, holding this candidate's address (the same person, maybe)."""
+    email = conn.scalar(select(Candidate.email).where(Candidate.id == candidate_id))
+    if not email or not email.strip():
+        return []
+    return list(conn.scalars(
+        select(Candidate.id).where(func.lower(Candidate.email) == normalise_email(email),
+                                   Candidate.id != candidate_id, Candidate.erased_at.is_(None))
+        .order_by(Candidate.id)))
