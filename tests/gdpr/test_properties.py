@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import hypothesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -183,6 +184,7 @@ def run_and_check(world: World) -> None:
             continue  # issue 6's rule: only the safety direction above is asserted
         expected = plan.get(person.id)
         got = "send" if person.id in sent_now else decided.get(person.id)
+        hypothesis.event(f"run outcome: {expected or 'not in pool'}")
         assert got == expected, f"candidate {person.id}: model {expected}, run {got}"
         if person.id in sent_now:
             person.sent_with_consent = consent_then[person.id]

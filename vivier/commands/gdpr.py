@@ -178,11 +178,11 @@ def _cadence_of(period: str | None) -> str | None:
     return "weekly" if "-W" in period else "quarterly" if "-Q" in period else "monthly"
 
 
-def _consent(event: ConsentEvent | None) -> str:
+def _consent(event: ConsentEvent | None, full: bool = False) -> str:
     if event is None:
         return "none recorded"
-    return escape(f"{event.state} · {event.source} · {event.recorded_at:%Y-%m-%d %H:%M} UTC "
-                  f"(consent #{event.consent_id})")
+    when = f"{event.recorded_at:%Y-%m-%d %H:%M} UTC" if full else f"{event.recorded_at:%Y-%m-%d}"
+    return escape(f"{event.state} · {event.source} · {when} (#{event.consent_id})")
 
 
 def _day(moment: datetime | None) -> str:
@@ -190,23 +190,22 @@ def _day(moment: datetime | None) -> str:
 
 
 def show_explanation(story: Explanation) -> None:
-    """The candidate now, then one table row per period (newest first)."""
+    """The candidate now, then one table row per period (newest first); --json has every field."""
     state = f"erased on {_day(story.erased_at)}" if story.erased_at else f"status {story.status}"
     console.print(f"[bold]candidate {story.candidate_id}[/bold] (ATS {escape(story.external_id)}) · {state}")
     if not story.erased_at:
-        choice = story.frequency or "none (status default)"
-        console.print(f"cadence now: [bold]{story.cadence}[/bold] (own choice: {choice}) · "
+        why_cadence = f"own choice: {story.frequency}" if story.frequency else f"{story.status} status default"
+        console.print(f"cadence now: [bold]{story.cadence}[/bold] ({why_cadence}) · "
                       f"segment: {escape(story.segment or '—')}")
-        console.print(f"consent now: {_consent(story.consent)} · suppressed: "
+        console.print(f"consent now: {_consent(story.consent, full=True)} · suppressed: "
                       f"{'yes' if story.suppressed else 'no'}")
         console.print(f"last active contact: {_day(story.last_active_contact)} · "
                       f"kept until: {_day(story.kept_until)}")
-    table = Table("cadence", "period", "outcome", "when", "message or reason", "consent in force",
-                  title="per period", show_lines=False)
+    table = Table("cadence", "period", "outcome", "when", "template or reason", "consent in force",
+                  title="per period (newest first)")
     for period in story.periods:
         if period.template:
-            what = f"{period.template} v{period.template_version or '?'}"
-            what += f" · {period.message_id}" if period.message_id else ""
+            what = f"{period.template} @{(period.template_version or '?')[:8]}"
         else:
             what = period.detail or ""
         outcome = period.outcome + (" (dry run)" if period.dry_run else "")
