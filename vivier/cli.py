@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from vivier.commands import db as db_commands
-from vivier.commands import imports, ops, run, seed
+from vivier.commands import gdpr, imports, ops, run, seed
 from vivier.commands import web as web_commands
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command("web")(web_commands.web)
 app.command("backfill")(ops.backfill)
 app.command("status")(ops.status)
 app.command("in-doubt")(ops.in_doubt)
+app.add_typer(gdpr.app, name="gdpr")
+app.command("why")(gdpr.why)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,7 @@
-"""The GDPR verbs mounted as `vivier.cli` mounts them, for CliRunner tests."""
+"""The GDPR verbs as people run them: the real `vivier` CLI."""
 
 from __future__ import annotations
 
-import typer
+from vivier.cli import app
 
-from vivier.commands import gdpr
-
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-app.add_typer(gdpr.app, name="gdpr")
-app.command("why")(gdpr.why)
+__all__ = ["app"]
