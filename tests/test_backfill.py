@@ -14,7 +14,7 @@ from tests import builders
 from vivier.backfill import plan_backfill
 from vivier.cadences import PeriodTooLate, period_key, period_start, today_in
 from vivier.cli import app
-from vivier.schema import Interaction, Run, Send
+from vivier.schema import Candidate, Interaction, Run, Send
 from vivier.status import period_status, resolve_in_doubt
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -122,8 +122,9 @@ def test_in_doubt_is_resolved_only_by_an_audited_operator_action(engine, setting
     first, second = builders.candidate(engine), builders.candidate(engine)
     summary = nurture(cadence="weekly", as_of=today)
     key = summary["period_key"]
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # as a crash leaves them: handed over, never recorded
         conn.execute(sa.update(Send).values(status="in_doubt", sent_at=None))
+        conn.execute(sa.update(Candidate).values(last_contacted_at=None))
     rerun = nurture(cadence="weekly", as_of=today)
     assert rerun["reasons"] == {"in_doubt": 2}  # never resent silently
 
@@ -144,3 +145,21 @@ def test_in_doubt_is_resolved_only_by_an_audited_operator_action(engine, setting
 def test_in_doubt_cli_needs_exactly_one_action(settings) -> None:
     result = CliRunner().invoke(app, ["in-doubt", "weekly", "--period", "2026-W48"])
     assert result.exit_code == 2 and "exactly one" in result.output
+
+
+def test_a_released_send_whose_candidate_then_withdraws_is_withdrawn_from_the_plan(engine,
+                                                                                  settings) -> None:
+    today = today_in(settings.zone)
+    person = builders.candidate(engine)
+    key = nurture(cadence="weekly", as_of=today)["period_key"]
+    with engine.begin() as conn:
+        conn.execute(sa.update(Send).values(status="in_doubt", sent_at=None))
+        conn.execute(sa.update(Candidate).values(last_contacted_at=None))
+    resolve_in_doubt(engine, "weekly", key, "resend")
+    from datetime import UTC, datetime
+    builders.consent_event(engine, person, "withdrawn", datetime.now(UTC))
+    rerun = nurture(cadence="weekly", as_of=today)
+    assert rerun["reasons"] == {"consent_withdrawn": 1} and rerun["stages"].get("sent", 0) == 0
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(Send.status, Send.run_id)).one()
+    assert (row.status, row.run_id) == ("pending", None)  # kept for the audit trail, never delivered

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, insert, update
 
 from data_checks import validate_candidates
 from vivier import extract
@@ -19,7 +19,7 @@ from vivier.rendering import TemplateProblem
 from vivier.runs import RunSpec, RunTools
 from vivier.schema import Decision, Send, utcnow
 from vivier.settings import Settings
-from vivier.sql import upsert_pending
+from vivier.sql import drop_pending, upsert_pending
 from vivier.tally import Tally
 
 SAMPLES_PER_RUN = 3
@@ -148,10 +148,8 @@ def _write_plan(
         excluded = [row["candidate_id"] for row in decisions]
         if excluded:
             # A pending row from an earlier, interrupted run must not outlive a new "no".
-            conn.execute(delete(Send).where(
-                Send.cadence == spec.cadence, Send.period_key == spec.period_key,
-                Send.candidate_id.in_(excluded), Send.status == "pending",
-            ))
+            drop_pending(conn, Send.cadence == spec.cadence, Send.period_key == spec.period_key,
+                         Send.candidate_id.in_(excluded))
         if pending:
             upsert_pending(conn, pending)
 

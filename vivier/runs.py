@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, select, update
 
 from vivier.catalog import Catalog, load_catalog
 from vivier.rendering import Renderer, available_templates
 from vivier.schema import Run, Send, utcnow
 from vivier.segments import Segments, load_segments
 from vivier.settings import Settings
+from vivier.sql import drop_pending
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,10 @@ def heartbeat(engine: Engine, run_id: int) -> None:
         conn.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
 
 
-def release_plan(engine: Engine, run_id: int) -> int:
+def release_plan(engine: Engine, run_id: int) -> None:
     """Drop the run's pending rows (nothing of them left): used when the run stops before sending."""
     with engine.begin() as conn:
-        done = conn.execute(delete(Send).where(Send.run_id == run_id, Send.status == "pending"))
-        return int(done.rowcount or 0)
+        drop_pending(conn, Send.run_id == run_id)
 
 
 def ledger_counts(engine: Engine, cadence: str, period_key: str) -> dict[str, int]:

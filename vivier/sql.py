@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from vivier.schema import Send, Suppression
+from vivier.schema import Interaction, Send, Suppression
 
 
 def _insert(conn: Connection, model: Any) -> Any:
@@ -39,3 +39,14 @@ def add_suppressions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert suppressions; an address already suppressed keeps its first reason."""
     if rows:
         conn.execute(_insert(conn, Suppression).on_conflict_do_nothing(), rows)
+
+
+def drop_pending(conn: Connection, *conditions: Any) -> None:
+    """Withdraw pending ledger rows: deleted, unless an interaction points at them (then detached)."""
+    from sqlalchemy import and_, delete, exists, select, update
+
+    pending = and_(Send.status == "pending", *conditions)
+    referenced = exists(select(Interaction.id).where(Interaction.send_id == Send.id))
+    conn.execute(update(Send).where(pending, referenced)
+                 .values(run_id=None, error="withdrawn from the plan"))
+    conn.execute(delete(Send).where(pending, ~referenced))
