@@ -69,6 +69,11 @@ def deliver_batch(
             for claim in claims:
                 candidate = candidates[claim.candidate_id]
                 now = utcnow()
+                if candidate["erased_at"] is not None or not candidate["email"]:
+                    # Erased between claim and send: never write to what is left of them.
+                    results.append((claim, SendResult(claim.send_id, Outcome.failed,
+                                                      "candidate erased before sending"), None))
+                    continue
                 try:
                     context = render_context(candidate, tools.catalog, settings, period, spec.as_of)
                     rendered = tools.renderer.render(claim.template, candidate["locale"] or "", context)

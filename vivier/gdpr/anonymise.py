@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -39,7 +39,7 @@ from sqlalchemy import (
 from vivier.gdpr import person_tables
 from vivier.identity import email_hash, normalise_email
 from vivier.schema import Candidate, Interaction, Send, utcnow
-from vivier.sql import add_suppressions
+from vivier.sql import add_suppressions, drop_pending
 
 ERASED = "[erased]"
 # Kept on the profile: the ATS id refuses a re-import; status and locale feed the report.
@@ -56,6 +56,8 @@ PERSONAL_KEYS = frozenset({
 _EMAIL_SHAPED = r"[^\s@<>\"'(),;:]+@[^\s@<>\"'(),;:]+\.[^\s@<>\"'(),;:]+"
 _IPV4 = r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
 _IPV6 = r"\b(?:[0-9a-f]{1,4}:){5,7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4})?\b"
+# Anything shaped like an address or an IP, whoever's: erased from the person's free text.
+SHAPES = re.compile("|".join((_EMAIL_SHAPED, _IPV4, _IPV6)), re.IGNORECASE)
 CHUNK = 500
 
 
@@ -66,12 +68,12 @@ class Identifiers:
     email: str | None
     names: tuple[str, ...]
 
-    def pattern(self, broad: bool) -> re.Pattern[str]:
-        """The address and names; `broad` adds any address- or IP-shaped string (free text)."""
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The address and the names (each word, with and without accents) as whole words."""
         words = {variant for name in self.names for variant in _spellings(name) if len(variant) > 1}
         parts = [re.escape(self.email.strip())] if self.email and self.email.strip() else []
         parts += [rf"(?<!\w){re.escape(word)}(?!\w)" for word in sorted(words, key=len, reverse=True)]
-        parts += [_EMAIL_SHAPED, _IPV4, _IPV6] if broad else []
         return re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
 
 
@@ -83,20 +85,21 @@ def _spellings(name: str) -> set[str]:
     return {word for word in found | bare if word}
 
 
-def scrub_text(text: str, pattern: re.Pattern[str]) -> str:
-    """The text with every identifier replaced by `[erased]`."""
-    return pattern.sub(ERASED, text)
+def scrub_text(text: str, pattern: re.Pattern[str], broad: bool = False) -> str:
+    """The text with the person's identifiers (and, if `broad`, any address or IP) replaced."""
+    text = pattern.sub(ERASED, text)
+    return SHAPES.sub(ERASED, text) if broad else text
 
 
 def scrub_json(value: Any, pattern: re.Pattern[str]) -> Any:
-    """The JSON value with identifiers and the values of personal keys replaced."""
+    """The JSON value with identifiers, addresses, IPs and the values of personal keys replaced."""
     if isinstance(value, dict):
-        return {scrub_text(str(key), pattern): ERASED if _personal(key, item)
+        return {scrub_text(str(key), pattern, broad=True): ERASED if _personal(key, item)
                 else scrub_json(item, pattern) for key, item in value.items()}
     if isinstance(value, list):
         return [scrub_json(item, pattern) for item in value]
     if isinstance(value, str):
-        return scrub_text(value, pattern)
+        return scrub_text(value, pattern, broad=True)
     return value
 
 
@@ -137,10 +140,10 @@ def _anonymise_chunk(
          "source": f"gdpr-{source}"[:64], "created_at": now}
         for person in people.values() if person.email and person.email.strip()])
     # Planned but not yet claimed: nobody may deliver to an erased person.
-    conn.execute(delete(Send).where(Send.candidate_id.in_(people), Send.status == "pending"))
+    drop_pending(conn, Send.candidate_id.in_(list(people)))
     for table, column in person_tables():
         _scrub_rows(conn, table, column, people)
-    conn.execute(update(Candidate).where(Candidate.id.in_(people))
+    conn.execute(update(Candidate).where(Candidate.id.in_(list(people)))
                  .values(**_blank_profile(), erased_at=now, updated_at=now))
     conn.execute(insert(Interaction), [
         {"candidate_id": candidate_id, "kind": "erased", "flow_run_id": flow_run_id,
@@ -183,14 +186,11 @@ def _scrub_rows(
     keys = list(table.primary_key.columns)
     if not columns or not keys:
         return
-    patterns = {candidate_id: (identifiers.pattern(broad=False), identifiers.pattern(broad=True))
-                for candidate_id, identifiers in people.items()}
     changed = []
     rows = conn.execute(select(person, *keys, *columns).where(person.in_(list(people))))
     for row in rows.mappings():
-        exact, broad = patterns[row[person.name]]
-        values = {column.name: _scrubbed(row[column.name], column, exact, broad)
-                  for column in columns}
+        pattern = people[row[person.name]].pattern
+        values = {column.name: _scrubbed(row[column.name], column, pattern) for column in columns}
         if any(values[name] != row[name] for name in values):
             changed.append({**values, **{f"k_{key.name}": row[key.name] for key in keys}})
     if changed:
@@ -198,16 +198,12 @@ def _scrub_rows(
         conn.execute(statement, changed)
 
 
-def _scrubbed(
-    value: Any, column: Column[Any], exact: re.Pattern[str], broad: re.Pattern[str]
-) -> Any:
+def _scrubbed(value: Any, column: Column[Any], pattern: re.Pattern[str]) -> Any:
     if value is None:
         return None
     if isinstance(column.type, JSON):
-        return scrub_json(value, broad)
-    if isinstance(column.type, Text):
-        return scrub_text(str(value), broad)
-    return scrub_text(str(value), exact)
+        return scrub_json(value, pattern)
+    return scrub_text(str(value), pattern, broad=isinstance(column.type, Text))
 
 
 def forget_samples(samples_dir: Path, candidate_ids: Sequence[int]) -> int:

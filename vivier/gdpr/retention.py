@@ -41,7 +41,7 @@ def _active_interaction() -> ColumnElement[bool]:
                *(Interaction.kind.like(f"{prefix}%") for prefix in ACTIVE_PREFIXES))
 
 
-def _active_since(cutoff: datetime) -> ColumnElement[bool]:
+def active_since(cutoff: datetime) -> ColumnElement[bool]:
     """SQL: the candidate did something themselves at or after `cutoff`."""
     # `last_applied_at` may be NULL: guard it, or NOT(NULL OR …) would hide the row.
     return or_(
@@ -54,12 +54,15 @@ def _active_since(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
+_active_since = active_since  # the name vivier.survey imported first; use `active_since`
+
+
 def due_for_retention(
     conn: Connection, cutoff: datetime, *, after_id: int = 0, limit: int | None = None
 ) -> list[int]:
     """Ids of candidates (not yet erased) with no active contact since `cutoff`, by id."""
     query = (select(Candidate.id)
-             .where(Candidate.id > after_id, Candidate.erased_at.is_(None), ~_active_since(cutoff))
+             .where(Candidate.id > after_id, Candidate.erased_at.is_(None), ~active_since(cutoff))
              .order_by(Candidate.id))
     if limit is not None:
         query = query.limit(limit)
