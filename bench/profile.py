@@ -30,6 +30,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("build_mime", "mime.py", "build"),
     ("send", "transports/smtp.py", "send"),
     ("sendmail", "smtplib.py", "send"),
+    ("drop_pending", "sql.py", "record"),
     ("_write_plan", "planning.py", "record"),
     ("claim_chunk", "delivery.py", "claim"),
     ("_record", "delivery.py", "record"),

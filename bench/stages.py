@@ -2,7 +2,8 @@
 
 Wraps the stage functions that `vivier.planning.plan_batch` and `vivier.delivery.deliver_batch`
 call (the code the Prefect tasks run), runs the whole plan and deliver of the weekly pool on one
-thread, and prints seconds and µs per candidate for each stage.
+thread, then plans the completed period again (what a rerun does), and prints seconds and µs per
+sent message for each stage.
 
     python -m bench.stages 2026-11-23          # settings (database, SMTP sink) from VIVIER_*
 """
@@ -16,6 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+
+import great_expectations  # noqa: F401  (data_checks imports it on first use: not a stage's time)
 
 from bench.measure import report
 from vivier import db, delivery, extract, planning, runs
@@ -86,8 +89,17 @@ def main(argv: list[str]) -> None:
                    .stages["sent"] for lo, hi in bounds)
     phases["deliver"] = time.perf_counter() - started
     spent.update(by_phase(before, "deliver"))
+    before = dict(SPENT)
+    rerun = RunSpec(runs.open_run(engine, "weekly", key, False, None), "weekly", key,
+                    period_start("weekly", key), as_of, started_at=utcnow())
+    started = time.perf_counter()
+    replanned = sum(planning.plan_batch(engine, settings, rerun, lo, hi, tools).stages["planned"]
+                    for lo, hi in bounds)
+    phases["rerun plan"] = time.perf_counter() - started
+    spent.update(by_phase(before, "rerun"))
     print(f"plan {phases['plan']:.1f} s ({planned:,} planned), deliver {phases['deliver']:.1f} s "
-          f"({sent:,} sent, {sent / phases['deliver']:,.0f} msg/s)")
+          f"({sent:,} sent, {sent / phases['deliver']:,.0f} msg/s), rerun plan "
+          f"{phases['rerun plan']:.1f} s ({replanned:,} planned again)")
     print(f"{'stage':42} {'seconds':>8} {'share':>6} {'µs/sent':>8}")
     total = sum(phases.values())
     for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.expectations import Expectation
+
+if TYPE_CHECKING:  # imported by `expectations()` only: see data_checks/runner.py
+    from great_expectations.expectations import Expectation
 
 DATASET = "candidates"
 DESCRIPTION = (
@@ -67,6 +69,8 @@ def prepare(candidates: pd.DataFrame) -> pd.DataFrame:
 
 def expectations(now: datetime) -> list[tuple[str, Expectation]]:
     """Each check's name with the GX expectation(s) that make it, read on a `prepare`d batch."""
+    import great_expectations as gx
+
     x = gx.expectations
     match, never = x.ExpectColumnValuesToMatchRegex, x.ExpectColumnValuesToNotMatchRegex
     return [

@@ -6,18 +6,15 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core.batch_definition import BatchDefinition
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
 
 from data_checks import candidates
+
+if TYPE_CHECKING:  # Great Expectations takes 8-30 s to import: only a validator imports it
+    import great_expectations as gx
+    from great_expectations.core.batch_definition import BatchDefinition
 
 # COMPLETE is the only format listing every failing row; "id" maps each back to a candidate.
 # Without the values themselves: results then hold no email or name, and build faster.
@@ -73,6 +70,13 @@ class CandidateValidator:
     """A GX context, data source and suite built once, validating many candidate batches."""
 
     def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
         config = DataContextConfig(
             analytics_enabled=False,
             progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
@@ -110,6 +114,8 @@ class CandidateValidator:
     def _suite_for(self, now: datetime) -> gx.ExpectationSuite:
         """The suite for this `now`, rebuilt only when `now` changes (once per run in practice)."""
         if self._suite is None or self._suite_now != now:
+            import great_expectations as gx
+
             suite = gx.ExpectationSuite(name=candidates.DATASET)
             named = candidates.expectations(now)
             for check, expectation in named:

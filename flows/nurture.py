@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
+from functools import partial
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.runners import SettingsTaskRunner, Window
 from tasks.plan import cut_batches, gate, open_run, plan_batch, release_plan
 from tasks.record import publish
 from tasks.send import send_batch
 from vivier.cadences import CadenceName, check_lateness, period_key, period_start, today_in
+from vivier.guardrails import DeliverabilityStop
 from vivier.runs import RunSpec
 from vivier.schema import utcnow
 from vivier.segments import load_segments
@@ -39,7 +40,7 @@ def _run_name() -> str:
     return f"{cadence}-{period_key(cadence, day)}"
 
 
-@flow(name="nurture", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8),
+@flow(name="nurture", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
       log_prints=False)
 def nurture(
     cadence: CadenceName = CadenceName.weekly,
@@ -70,7 +71,7 @@ def nurture(
     tally = Tally()
     try:
         plan = plan_batch.with_options(retries=settings.task_retries)
-        for future in as_completed([plan.submit(spec, lo, hi) for lo, hi in bounds]):
+        for future in Window(partial(plan.submit, spec), bounds, settings.plan_concurrency):
             tally.add(Tally.from_dict(future.result()))
     except Exception:
         release_plan(spec)  # a half-made plan must not be delivered by anyone
@@ -95,6 +96,22 @@ def nurture(
     return summary.to_dict()
 
 
+def _stopped_by_guardrail(
+    spec: RunSpec, tally: Tally, summary: RunSummary, stop: DeliverabilityStop
+) -> None:
+    attempted = sum(tally.stages[outcome] for outcome in ("sent", "failed", "hard_bounce", "in_doubt"))
+    left = tally.stages["planned"] - attempted
+    summary.outcome = "failed"
+    summary.notes = [
+        f"**Sending stopped by a deliverability guardrail:** {stop}",
+        f"{tally.stages['sent']:,} sent; {left:,} left pending. Rerun `vivier run {spec.cadence} "
+        f"--as-of {spec.as_of.isoformat()}` when the cause is dealt with: only those are sent.",
+    ]
+    summary.seconds = 0.0
+    publish(summary)
+    raise RuntimeError(" ".join(summary.notes).replace("**", "")) from stop
+
+
 def _refuse_if_nothing_renders(tally: Tally) -> None:
     failures = tally.reasons["render_error"]
     if failures and tally.stages["planned"] == 0:
@@ -114,22 +131,19 @@ def _deliver(
         description="Share of batches sent",
     )
     send = send_batch.with_options(retries=get_settings().task_retries)
-    waiting = list(bounds)
-    running = [send.submit(spec, lo, hi) for lo, hi in waiting[:connections]]
-    waiting = waiting[connections:]
-    done, problems = 0, []
-    while running:
-        future = next(as_completed(running))
-        running.remove(future)
+    window = Window(partial(send.submit, spec), bounds, connections)
+    problems, stop = [], None
+    for done, future in enumerate(window, start=1):
         try:
             tally.add(Tally.from_dict(future.result()))
+        except DeliverabilityStop as tripped:  # the running batches stop at their next chunk
+            stop = stop or tripped
+            window.stop()
         except Exception as problem:  # keep the other batches going; report all at the end
             problems.append(problem)
-        done += 1
         update_progress_artifact(progress, 100.0 * done / len(bounds))
-        if waiting:
-            lo, hi = waiting.pop(0)
-            running.append(send.submit(spec, lo, hi))
+    if stop is not None:
+        _stopped_by_guardrail(spec, tally, summary, stop)
     if problems:
         sent = tally.stages["sent"]
         summary.outcome = "failed"

@@ -43,7 +43,7 @@ def plan_batch(spec: RunSpec, lo: int, hi: int) -> dict:
 def gate(spec: RunSpec, tally: Tally) -> None:
     """Fail the run before any send when too many rows failed the data checks."""
     settings = get_settings()
-    checked = tally.stages["extracted"] - tally.stages["outside_segments"]
+    checked = tally.stages["extracted"] - tally.stages["outside_segments"] - tally.stages["settled"]
     try:
         quality_gate(checked, dict(tally.checks), tally.stages["invalid"], settings.quality_threshold)
     except Exception:

@@ -240,6 +240,19 @@ def test_a_bad_consent_row_is_rejected_with_its_line_and_reason(
     assert report.imported == 1
 
 
+def test_consent_events_of_an_erased_candidate_are_refused(engine: sa.Engine, tmp_path: Path) -> None:
+    import_candidates(engine, DATA / "candidates_good.csv")
+    with engine.begin() as conn:
+        conn.execute(sa.update(Candidate).where(Candidate.external_id == "ATS-1")
+                     .values(erased_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    report = import_consents(engine, consent_file(tmp_path, "ATS-2,granted,2025-06-01,,",
+                                                  "ATS-1,granted,2025-06-01,,"))
+    line, ats_id, text = only_rejection(report)
+    assert (line, ats_id) == (3, "ATS-1") and "candidate was erased" in text
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Consent)).scalar_one() == 1
+
+
 runner = CliRunner()
 
 

@@ -79,3 +79,17 @@ def test_the_cli_stops_with_the_message_and_exit_code_2(monkeypatch: pytest.Monk
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 2
     assert "VIVIER_TEAM_TIMEZONE" in result.output
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    """Operators configure vivier from the README's table: a knob missing there does not exist."""
+    import re
+
+    from vivier.settings import PROJECT_ROOT, Settings
+
+    rows = [line.split("|")[1] for line in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+            .splitlines() if line.startswith("| `VIVIER_")]
+    documented = {name for cell in rows for name in re.findall(r"`(VIVIER_[A-Z_]+)`", cell)}
+    missing = sorted(f"VIVIER_{field.upper()}" for field in Settings.model_fields
+                     if f"VIVIER_{field.upper()}" not in documented)
+    assert missing == []

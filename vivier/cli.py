@@ -6,6 +6,7 @@ import typer
 
 from vivier.commands import db as db_commands
 from vivier.commands import gdpr, imports, ops, run, seed
+from vivier.commands import report as report_commands
 from vivier.commands import web as web_commands
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command("demo")(run.demo)
 app.command("web")(web_commands.web)
 app.command("backfill")(ops.backfill)
 app.command("status")(ops.status)
+app.command("report")(report_commands.report)
 app.command("in-doubt")(ops.in_doubt)
 app.add_typer(gdpr.app, name="gdpr")
 app.command("why")(gdpr.why)

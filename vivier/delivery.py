@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from vivier import extract
+from vivier import extract, guardrails
+from vivier.guardrails import DeliverabilityStop
 from vivier.identity import email_hash
 from vivier.messages import Period, outgoing, render_context
 from vivier.mime import HeaderInjection, build_mime
@@ -28,12 +29,13 @@ class Claim:
     template: str
 
 
-class DeliveryStopped(RuntimeError):
-    """The transport went away mid-batch; what was not attempted is pending again."""
+BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this batch saw none
 
 
 def claim_chunk(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
     """Atomically move up to `size` of this run's pending rows in `(lo, hi]` to `sending`."""
+    from vivier.sql import one_of
+
     with engine.begin() as conn:
         ids = list(conn.execute(
             select(Send.id).where(
@@ -46,7 +48,7 @@ def claim_chunk(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> l
         # The status guard makes the claim exclusive: a concurrent run claims other rows or none.
         claimed = conn.execute(
             update(Send)
-            .where(Send.id.in_(ids), Send.status == "pending", Send.run_id == spec.run_id)
+            .where(one_of(Send.id, ids), Send.status == "pending", Send.run_id == spec.run_id)
             .values(status="sending", claimed_at=utcnow(), attempts=Send.attempts + 1,
                     flow_run_id=spec.flow_run_id)
             .returning(Send.id, Send.candidate_id, Send.segment, Send.template)
@@ -61,7 +63,11 @@ def deliver_batch(
     """Send every pending row of this run in `(lo, hi]`, chunk by chunk."""
     tally = Tally()
     period = Period(spec.cadence, spec.period_key, spec.period_start)
-    while claims := claim_chunk(engine, spec, lo, hi, settings.send_chunk_size):
+    with engine.connect() as conn:
+        if problem := guardrails.complaint_problem(conn, utcnow(), settings):
+            _stop(engine, spec, problem)
+    chunks = 0
+    while claims := _claim_unless_stopped(engine, spec, lo, hi, settings.send_chunk_size):
         with engine.connect() as conn:
             candidates = extract.read_candidates(conn, [claim.candidate_id for claim in claims])
         results: list[tuple[Claim, SendResult, str | None]] = []
@@ -93,7 +99,25 @@ def deliver_batch(
             _release(engine, [c.send_id for c in claims if c.send_id not in attempted])
             raise
         _record(engine, spec, results, candidates, tally)
+        chunks += 1
+        bounced = any(result.outcome is Outcome.hard_bounce for _, result, _ in results)
+        if bounced or chunks % BOUNCE_CHECK_EVERY == 0:  # provider bounces arrive in between
+            with engine.connect() as conn:
+                if problem := guardrails.bounce_problem(conn, spec.run_id, settings):
+                    _stop(engine, spec, problem)
     return tally
+
+
+def _claim_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
+    with engine.connect() as conn:
+        if reason := guardrails.stop_reason(conn, spec.run_id):
+            raise DeliverabilityStop(reason)
+    return claim_chunk(engine, spec, lo, hi, size)
+
+
+def _stop(engine: Engine, spec: RunSpec, problem: str) -> None:
+    guardrails.stop_run(engine, spec.run_id, problem)
+    raise DeliverabilityStop(problem)
 
 
 def _release(engine: Engine, send_ids: list[int]) -> None:

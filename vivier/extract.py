@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from vivier.cadences import STATUS_CADENCE
-from vivier.schema import Candidate, Consent, Preference, Send, Suppression
+from vivier.schema import Candidate, Consent, Interaction, Preference, Send, Suppression
+from vivier.sql import one_of
 
 CANDIDATE_COLUMNS = (
     Candidate.id, Candidate.external_id, Candidate.email, Candidate.first_name,
@@ -70,7 +72,7 @@ def read_batch(conn: Connection, cadence: str, lo: int, hi: int) -> list[dict[st
 
 
 def read_candidates(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    query = select(*CANDIDATE_COLUMNS).where(Candidate.id.in_(ids))
+    query = select(*CANDIDATE_COLUMNS).where(one_of(Candidate.id, ids))
     return {row.id: dict(row._mapping) for row in conn.execute(query)}
 
 
@@ -91,11 +93,22 @@ def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturin
     return {row.candidate_id: row.state for row in rows}
 
 
+def recent_replies(conn: Connection, lo: int, hi: int, since: datetime) -> dict[int, datetime]:
+    """The latest reply since `since` per candidate in `(lo, hi]`."""
+    query = (
+        select(Interaction.candidate_id, func.max(Interaction.occurred_at).label("at"))
+        .where(Interaction.candidate_id > lo, Interaction.candidate_id <= hi,
+               Interaction.kind == "replied", Interaction.occurred_at >= since)
+        .group_by(Interaction.candidate_id)
+    )
+    return {row.candidate_id: row.at for row in conn.execute(query)}
+
+
 def suppressed(conn: Connection, hashes: Iterable[str]) -> set[str]:
     wanted = list(set(hashes))
     if not wanted:
         return set()
-    rows = conn.execute(select(Suppression.email_hash).where(Suppression.email_hash.in_(wanted)))
+    rows = conn.execute(select(Suppression.email_hash).where(one_of(Suppression.email_hash, wanted)))
     return set(rows.scalars())
 
 
@@ -116,7 +129,7 @@ def first_holders(conn: Connection, emails: Iterable[str]) -> dict[str, int]:
     key = func.lower(Candidate.email)
     query = (
         select(key.label("email"), func.min(Candidate.id).label("first_id"))
-        .where(key.in_(wanted), Candidate.erased_at.is_(None))
+        .where(one_of(key, wanted), Candidate.erased_at.is_(None))
         .group_by(key)
     )
     return {row.email: row.first_id for row in conn.execute(query)}

@@ -15,7 +15,7 @@ Decisions worth knowing:
 - Dates are ISO 8601 (`2026-03-14` or `2026-03-14T09:30:00+01:00`); a date or a naive
   datetime is read in the team's time zone; a date in the future is rejected.
 - A re-imported candidate keeps its suppression (suppressions are by email hash); an
-  erased candidate is not re-imported.
+  erased candidate is not re-imported, nor are consent events about them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
@@ -137,7 +137,7 @@ def read_records(
     path: Path, required: tuple[str, ...], optional: tuple[str, ...], report: ImportReport
 ) -> Iterator[tuple[int, dict[str, str] | None]]:
     """(line, fields by column) per data row; None (already rejected) for a malformed row."""
-    _check_utf8(path)
+    check_utf8(path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
@@ -163,8 +163,8 @@ def read_records(
                 if not any(value.strip() for value in fields):
                     continue  # blank line
                 if len(fields) != len(columns):
-                    ats_id = fields[columns.index("external_id")].strip()[:64] \
-                        if len(fields) > columns.index("external_id") else None
+                    at = columns.index("external_id") if "external_id" in columns else len(fields)
+                    ats_id = fields[at].strip()[:64] if len(fields) > at else None
                     report.rejected.append(Rejection(line, ats_id, (
                         f"has {len(fields)} fields where the header has {len(columns)}: "
                         "check commas and quotes")))
@@ -176,7 +176,7 @@ def read_records(
                                   f"({exc}). Nothing was imported.") from None
 
 
-def _check_utf8(path: Path) -> None:
+def check_utf8(path: Path) -> None:
     """Refuse a file that is not UTF-8, naming the first bad line and byte."""
     offset = 0
     try:
@@ -331,24 +331,38 @@ def import_consents(
     """Append the consent events of an ATS CSV; an event already recorded is skipped."""
     path, now = Path(path), now or utcnow()
     report = ImportReport(file=path.name)
-    chunk: list[tuple[int, str, dict[str, Any]]] = []
+    load_per_candidate(engine, read_records(path, CONSENT_COLUMNS, CONSENT_OPTIONAL, report), report,
+                       lambda record: consent_row(record, zone, now),
+                       lambda connection, chunk: _append_consents(connection, chunk, report))
+    return report
+
+
+CandidateRows = list[tuple[int, str, dict[str, Any]]]  # (line, candidate's ATS id, values)
+
+
+def load_per_candidate(
+    engine: Engine, records: Iterator[tuple[int, dict[str, str] | None]], report: ImportReport,
+    row_of: Callable[[dict[str, str]], dict[str, Any]],
+    write: Callable[[Any, CandidateRows], None],
+) -> None:
+    """Rows about a candidate (by ATS id): parsed by `row_of`, written in chunks by `write`, all at once."""
+    chunk: CandidateRows = []
     with engine.begin() as connection:
-        for line, record in read_records(path, CONSENT_COLUMNS, CONSENT_OPTIONAL, report):
+        for line, record in records:
             if record is None:
                 continue
             ats_id = (record.get("external_id") or "").strip()[:64]
             try:
                 if not ats_id:
                     raise RowError("external_id is empty")
-                chunk.append((line, ats_id, consent_row(record, zone, now)))
+                chunk.append((line, ats_id, row_of(record)))
             except RowError as exc:
                 report.rejected.append(Rejection(line, ats_id or None, str(exc)))
             if len(chunk) == CHUNK_SIZE:
-                _append_consents(connection, chunk, report)
+                write(connection, chunk)
                 chunk = []
-        _append_consents(connection, chunk, report)
+        write(connection, chunk)
     report.rejected.sort(key=lambda rejection: rejection.line)
-    return report
 
 
 def _append_consents(
@@ -358,8 +372,11 @@ def _append_consents(
     if not chunk:
         return
     candidates, consents = CANDIDATES, CONSENTS
-    ids = dict(connection.execute(select(candidates.c.external_id, candidates.c.id).where(
-        candidates.c.external_id.in_({ats_id for _, ats_id, _ in chunk}))).all())
+    people = connection.execute(select(candidates.c.external_id, candidates.c.id,
+                                       candidates.c.erased_at).where(
+        candidates.c.external_id.in_({ats_id for _, ats_id, _ in chunk}))).all()
+    ids = {person.external_id: person.id for person in people if person.erased_at is None}
+    erased = {person.external_id for person in people if person.erased_at is not None}
     recorded = {(candidate_id, state, at.timestamp()) for candidate_id, state, at in
                 connection.execute(select(consents.c.candidate_id, consents.c.state,
                                           consents.c.recorded_at).where(
@@ -367,6 +384,11 @@ def _append_consents(
                     consents.c.purpose == "nurturing"))}
     fresh = []
     for line, ats_id, event in chunk:
+        if ats_id in erased:
+            report.rejected.append(Rejection(line, ats_id, (
+                "candidate was erased: their consent is not recorded again "
+                "(remove them from the ATS export)")))
+            continue
         if ats_id not in ids:
             report.rejected.append(Rejection(line, ats_id, (
                 "unknown candidate external_id: import candidates first "

@@ -1,16 +1,23 @@
-"""Plan one batch: extract, validate, apply the policy, render, and write the ledger + decisions."""
+"""Plan one batch: extract, validate, apply the policy, render, and write the ledger + decisions.
+
+The same steps serve every kind of run; an `Audience` says what differs: who is read, the
+eligibility rule, the template, and whether segments filter and a holdout is drawn.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, update
 
 from data_checks import validate_candidates
 from vivier import extract
+from vivier.holdout import held_out
 from vivier.identity import email_hash
 from vivier.messages import Period, outgoing, render_context
 from vivier.mime import build_mime
@@ -29,14 +36,37 @@ CHECK_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Audience:
+    """What a kind of run reads and decides; everything else in planning is shared."""
+
+    read: Callable[[Connection, RunSpec, int, int, datetime], list[dict[str, Any]]]
+    rule: Callable[[CandidateFacts, datetime, Settings, str], str | None]  # ..., cadence/kind
+    template: Callable[[RunTools, str, str], str]  # (tools, segment, cadence) -> template folder
+    holdout: bool = True
+
+
+def _cadence_rule(facts: CandidateFacts, now: datetime, settings: Settings, cadence: str) -> str | None:
+    return exclusion(facts, now, timedelta(days=settings.contact_gap_days),
+                     timedelta(days=settings.reply_pause_days))
+
+
+CADENCE = Audience(
+    read=lambda conn, spec, lo, hi, now: extract.read_batch(conn, spec.cadence, lo, hi),
+    rule=_cadence_rule,
+    template=lambda tools, segment, cadence: tools.segments.template(segment, cadence),
+)
+
+
 def plan_batch(
-    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools
+    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools,
+    audience: Audience = CADENCE, now: datetime | None = None,
 ) -> Tally:
     """Decide for every candidate in `(lo, hi]`; write decisions and (unless dry) pending sends."""
-    now = spec.started_at or utcnow()
+    now = now or spec.started_at or utcnow()  # one 'now' per run: every batch decides alike
     tally = Tally()
     with engine.connect() as conn:
-        rows = extract.read_batch(conn, spec.cadence, lo, hi)
+        rows = audience.read(conn, spec, lo, hi, now)
         if not rows:
             return tally
         consents = extract.latest_consents(conn, lo, hi)
@@ -44,6 +74,8 @@ def plan_batch(
         holders = extract.first_holders(conn, (row["email"] for row in rows if row["email"]))
         hashes = {row["id"]: email_hash(row["email"]) for row in rows if row["email"]}
         suppressed = extract.suppressed(conn, hashes.values())
+        replies = extract.recent_replies(
+            conn, lo, hi, now - timedelta(days=settings.reply_pause_days))
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
@@ -52,6 +84,7 @@ def plan_batch(
         chosen = [row for row in rows if row["segment"] in spec.segments]
         tally.stages["outside_segments"] += len(rows) - len(chosen)
         rows = chosen
+    rows = _count_settled(rows, ledger, tally)
     for row in rows:
         first = holders.get((row["email"] or "").lower())
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
@@ -60,7 +93,6 @@ def plan_batch(
     tally.checks.update(findings.by_check)
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
-    gap = timedelta(days=settings.contact_gap_days)
 
     decisions: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
@@ -68,7 +100,7 @@ def plan_batch(
     for row in rows:
         candidate_id, segment = row["id"], row["segment"]
         detail = ""
-        reason: Reason | None
+        reason: str | None
         if candidate_id in findings.failures:
             reason, detail = Reason.invalid_data, ",".join(findings.failures[candidate_id])
         else:
@@ -85,10 +117,13 @@ def plan_batch(
                 frequency=row["frequency"],
                 ledger_status=status,
                 last_contacted_at=row["last_contacted_at"],
+                last_reply_at=replies.get(candidate_id),
+                held_out=audience.holdout and held_out(
+                    candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(segment)),
             )
-            reason = exclusion(facts, now, gap)
+            reason = audience.rule(facts, now, settings, spec.cadence)
         if reason is None:
-            template = tools.segments.template(segment, spec.cadence)
+            template = audience.template(tools, segment, spec.cadence)
             try:
                 context = render_context(row, tools.catalog, settings, period, spec.as_of)
                 rendered = tools.renderer.render(template, row["locale"] or "", context)
@@ -108,18 +143,38 @@ def plan_batch(
         if reason is not None:
             decisions.append({
                 "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
-                "period_key": spec.period_key, "segment": segment, "reason": reason.value,
+                "period_key": spec.period_key, "segment": segment, "reason": str(reason),
                 "detail": detail or None, "dry_run": spec.dry_run, "decided_at": now,
             })
-            tally.reasons[reason.value] += 1
-            tally.segment(segment)[reason.value] += 1
+            tally.reasons[str(reason)] += 1
+            tally.segment(segment)[str(reason)] += 1
             if reason in (Reason.invalid_data, Reason.render_error):
-                tally.quarantine(candidate_id, reason.value, detail[:200])
+                tally.quarantine(candidate_id, str(reason), detail[:200])
 
     tally.stages["invalid"] += tally.reasons[Reason.invalid_data.value]
     tally.stages["planned"] += len(pending)
     _write_plan(engine, spec, decisions, pending, gone_stale)
     return tally
+
+
+def _count_settled(
+    rows: list[dict[str, Any]], ledger: dict[int, Any], tally: Tally
+) -> list[dict[str, Any]]:
+    """Leave out who already got this period's message: counted, not re-checked or re-recorded.
+
+    The ledger row is their record; on a rerun they are most of the pool, and checking,
+    deciding and writing a decision for each made a rerun cost a third of the first run.
+    """
+    todo = []
+    for row in rows:
+        held = ledger.get(row["id"])
+        if held is not None and held.status == "sent":
+            tally.reasons[Reason.already_sent.value] += 1
+            tally.segment(row["segment"])[Reason.already_sent.value] += 1
+        else:
+            todo.append(row)
+    tally.stages["settled"] += len(rows) - len(todo)
+    return todo
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

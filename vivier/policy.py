@@ -20,7 +20,9 @@ class Reason(StrEnum):
     already_sent = "already_sent"
     in_doubt = "in_doubt"
     in_flight = "in_flight"
+    recent_reply = "recent_reply"
     recently_contacted = "recently_contacted"
+    holdout = "holdout"
     render_error = "render_error"
 
 
@@ -35,6 +37,8 @@ class CandidateFacts:
     frequency: str | None  # the candidate's own choice; "none" = non-nurtured pool
     ledger_status: str | None  # this cadence+period's send row, if any
     last_contacted_at: datetime | None
+    last_reply_at: datetime | None = None  # a reply hands the candidate to a recruiter for a while
+    held_out: bool = False  # in this period's holdout group: measured, never messaged
 
 
 _CONSENT_REASON = {
@@ -46,10 +50,14 @@ _LEDGER_REASON = {"sent": Reason.already_sent, "in_doubt": Reason.in_doubt,
                   "sending": Reason.in_flight}
 
 
-def exclusion(facts: CandidateFacts, now: datetime, contact_gap: timedelta) -> Reason | None:
+def exclusion(
+    facts: CandidateFacts, now: datetime, contact_gap: timedelta,
+    reply_pause: timedelta = timedelta(0),
+) -> Reason | None:
     """None when the candidate may get this period's message; otherwise the first reason not to.
 
-    Order matters only for reporting: every reason alone is enough to exclude.
+    Order matters only for reporting: every reason alone is enough to exclude. The holdout
+    comes last so that the held-out group is exactly as eligible as the messaged one.
     """
     if facts.erased:
         return Reason.erased
@@ -61,6 +69,10 @@ def exclusion(facts: CandidateFacts, now: datetime, contact_gap: timedelta) -> R
         return _CONSENT_REASON.get(facts.consent, Reason.no_consent)
     if facts.ledger_status in _LEDGER_REASON:
         return _LEDGER_REASON[facts.ledger_status]
+    if facts.last_reply_at is not None and now - facts.last_reply_at < reply_pause:
+        return Reason.recent_reply
     if facts.last_contacted_at is not None and now - facts.last_contacted_at < contact_gap:
         return Reason.recently_contacted
+    if facts.held_out:
+        return Reason.holdout
     return None

@@ -100,9 +100,16 @@ def apply_choices(
 ) -> list[Change]:
     """Apply a whole form of choices at once; returns what changed (empty: nothing to do)."""
     with engine.begin() as conn:
-        _lock(conn, candidate_id)
-        state = _state(conn, candidate_id)
-        return _apply(conn, state, choices, evidence)
+        return apply_choices_in(conn, candidate_id, choices, evidence)
+
+
+def apply_choices_in(
+    conn: Connection, candidate_id: int, choices: Choices, evidence: Evidence
+) -> list[Change]:
+    """`apply_choices` inside the caller's transaction (e.g. with the event that caused it)."""
+    _lock(conn, candidate_id)
+    state = _state(conn, candidate_id)
+    return _apply(conn, state, choices, evidence)
 
 
 def change_frequency(

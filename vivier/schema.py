@@ -30,6 +30,7 @@ CONSENT_STATES = ("granted", "withdrawn", "denied")
 SEND_STATES = ("pending", "sending", "sent", "failed", "in_doubt")
 SUPPRESSION_REASONS = ("unsubscribe", "hard_bounce", "complaint", "erasure")
 LOCALES = ("fr", "en")
+APPLICATION_OUTCOMES = ("applied", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -243,6 +244,7 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_candidate_at", "candidate_id", "occurred_at"),
         Index("ix_interactions_kind_at", "kind", "occurred_at"),
+        Index("ix_interactions_send_kind", "send_id", "kind"),
         UniqueConstraint("event_key"),
     )
 
@@ -257,6 +259,25 @@ class Interaction(Base):
     event_key: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Application(Base):
+    """An application from the ATS: one row per candidate and job, its outcome kept current."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "job_ref"),
+        _one_of("outcome", APPLICATION_OUTCOMES),
+        Index("ix_applications_applied_at", "applied_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    job_ref: Mapped[str] = mapped_column(String(64))  # the ATS job id; the job may not be in `jobs`
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="applied")
+    source: Mapped[str] = mapped_column(String(64), default="ats")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Decision(Base):

@@ -47,6 +47,7 @@ class Segment(BaseModel):
     description: str = ""
     match: SegmentFilter = Field(default_factory=SegmentFilter)
     templates: dict[str, str] = Field(default_factory=dict, description="cadence -> template")
+    holdout: float = Field(0.0, ge=0, le=0.5, description="share held out of each period's message")
 
     @field_validator("name")
     @classmethod
@@ -70,8 +71,9 @@ class Segment(BaseModel):
 class Segments:
     """The ordered segment list; a candidate belongs to the first that matches, else default."""
 
-    def __init__(self, segments: Iterable[Segment]) -> None:
+    def __init__(self, segments: Iterable[Segment], default_holdout: float = 0.0) -> None:
         self.segments = list(segments)
+        self.default_holdout = default_holdout
         self._folded = [
             (segment, {
                 field: {v.casefold() for v in values}
@@ -96,6 +98,13 @@ class Segments:
             if segment.name == segment_name:
                 return segment.template_for(cadence)
         return cadence
+
+    def holdout(self, segment_name: str) -> float:
+        """The share of this segment held out of each period's message (0: nobody)."""
+        for segment in self.segments:
+            if segment.name == segment_name:
+                return segment.holdout
+        return self.default_holdout
 
     def check_templates(self, available: set[str]) -> None:
         missing = sorted(
@@ -147,6 +156,9 @@ def load_segments(path: Path) -> Segments:
             problems.append(f"segment {segment.name}: defined twice")
         seen.add(segment.name)
         segments.append(segment)
+    default_holdout = raw.get("default_holdout", 0.0)
+    if not isinstance(default_holdout, int | float) or not 0 <= default_holdout <= 0.5:
+        problems.append(f"default_holdout: {default_holdout!r} is not a share between 0 and 0.5")
     if problems:
         raise SegmentProblem(f"{path}:\n  " + "\n  ".join(problems))
-    return Segments(segments)
+    return Segments(segments, float(default_holdout))

@@ -25,6 +25,11 @@ class TransportName(StrEnum):
     none = "none"
 
 
+class TaskRunnerName(StrEnum):
+    thread = "thread"
+    dask = "dask"
+
+
 class SmtpTls(StrEnum):
     starttls = "starttls"
     ssl = "ssl"
@@ -53,7 +58,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password")
     smtp_tls: SmtpTls = Field(SmtpTls.starttls, description="starttls, ssl or plain")
     smtp_timeout_seconds: float = Field(30.0, gt=0, description="SMTP socket timeout")
-    smtp_connections: int = Field(1, ge=1, le=32, description="parallel SMTP connections")
+    # Two: one batch renders and sends while the other waits on the SMTP server or the database.
+    smtp_connections: int = Field(2, ge=1, le=32, description="parallel SMTP connections")
     smtp_rate_per_second: float = Field(0.0, ge=0, description="max messages/s (0: unlimited)")
     smtp_max_retries: int = Field(3, ge=0, le=10, description="retries on 4xx / dropped link")
     sender_address: str = Field("talents@vivier.example", description="From address")
@@ -62,7 +68,8 @@ class Settings(BaseSettings):
     team_timezone: str = Field("Europe/Paris", description="IANA zone of the team's calendar")
     # Great Expectations costs ~0.35 s per call whatever the size: 10k rows keep it ~5% of a run.
     batch_size: int = Field(10_000, ge=10, le=100_000, description="candidates per batch task")
-    send_chunk_size: int = Field(100, ge=1, le=10_000, description="ledger claim size")
+    # 500: the per-chunk claim and record statements fall under 10% of delivery.
+    send_chunk_size: int = Field(500, ge=1, le=10_000, description="ledger claim size")
     quality_threshold: float = Field(
         0.05, ge=0, le=1, description="max share of invalid rows before a run fails"
     )
@@ -71,6 +78,15 @@ class Settings(BaseSettings):
     lateness_monthly_days: int = Field(20, ge=0, description="monthly period accepted until")
     lateness_quarterly_days: int = Field(45, ge=0, description="quarterly period accepted until")
     task_retries: int = Field(2, ge=0, le=10, description="Prefect retries of a failed batch task")
+    # Two: plan batches are CPU-bound (GIL); more at once only hold more rows in memory.
+    plan_concurrency: int = Field(2, ge=1, le=64, description="plan batches in flight at once")
+    task_runner: TaskRunnerName = Field(
+        TaskRunnerName.thread, description="where batch tasks run: thread (in the flow) or dask"
+    )
+    dask_address: str | None = Field(
+        None, description="scheduler of an existing Dask cluster (unset: a local cluster per run)"
+    )
+    dask_workers: int = Field(2, ge=1, le=64, description="worker processes of the local Dask cluster")
     claim_lease_seconds: int = Field(
         300, ge=1, description="a 'sending' claim older than this is in doubt"
     )
@@ -97,6 +113,29 @@ class Settings(BaseSettings):
     )
     renewal_notice_days: int = Field(
         30, ge=1, le=365, description="days before the retention limit consent renewal is asked"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of POST /hooks/events (unset: the hook refuses all)"
+    )
+    reply_pause_days: int = Field(
+        30, ge=0, le=365, description="days a reply pauses nurturing (a recruiter took over)"
+    )
+    # Providers penalise from 0.1% complaints and block at 0.3%; 5% hard bounces marks a bad list.
+    bounce_rate_limit: float = Field(
+        0.05, gt=0, le=1, description="run's hard-bounce share that stops the send phase"
+    )
+    bounce_min_sample: int = Field(
+        200, ge=1, description="messages attempted before the bounce guardrail may trip"
+    )
+    complaint_rate_limit: float = Field(
+        0.001, gt=0, le=1, description="trailing complaint share that stops the send phase"
+    )
+    complaint_window_days: int = Field(30, ge=1, le=365, description="complaint-rate window")
+    complaint_min_sample: int = Field(
+        1000, ge=1, description="messages in the window before the complaint guardrail may trip"
+    )
+    attribution_days: int = Field(
+        30, ge=1, le=365, description="days after a message an application is credited to it"
     )
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="message templates")
     segments_file: Path = Field(PROJECT_ROOT / "segments.yaml", description="segments definition")

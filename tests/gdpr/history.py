@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests import builders
-from vivier.schema import Consent, Decision, Interaction, Preference, Run, Send
+from vivier.schema import Application, Consent, Decision, Interaction, Preference, Run, Send
 
 LONG_AGO = datetime(2023, 1, 1, tzinfo=UTC)
 
@@ -74,6 +74,9 @@ def person_with_history(
              "details": {"url": "https://jobs.example.org/1", "remote_addr": "192.0.2.44",
                          "comment": f"clicked from {email.upper()}"}},
         ])
+        conn.execute(sa.insert(Application), {
+            "candidate_id": candidate_id, "job_ref": "JOB-77", "applied_at": at + timedelta(days=50),
+            "outcome": "interview", "source": "ats", "updated_at": at + timedelta(days=55)})
         conn.execute(sa.insert(Decision), {
             "run_id": run_id, "candidate_id": candidate_id, "cadence": "monthly",
             "period_key": "2023-03", "segment": "default", "reason": "render_error",

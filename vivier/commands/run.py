@@ -98,15 +98,23 @@ def demo(
     from vivier.cadences import today_in
 
     seed_demo(eng, candidates, 42, today_in(settings.zone), settings.zone)
+    from vivier.demo_history import seed_history  # past periods, so the report has a story
+
+    seed_history(eng, settings, today_in(settings.zone))
     console.print("The demo runs every cadence for today's period, forcing those past their "
                   "lateness limit (scheduled deployments run on time and never need it).")
     for cadence in CadenceName:
         show(run_cadence(cadence, None, force=True))
     outbox = Path(settings.maildir_path)
     sample = next(iter(sorted((outbox / "new").glob("*"))), None)
+    from vivier.commands.report import demo_report
+
+    console.rule("[bold]the nurturing report")
+    report_file = demo_report(outbox.parent / "report.html")
     console.rule("[bold]where to look")
     console.print(f"database:  {settings.database_url}")
     console.print(f"outbox:    {outbox}/ (a Maildir: open it with `mutt -f {outbox}`)")
     if sample:
         console.print(f"a message: {sample}")
+    console.print(f"report:    {report_file} (open it in a browser; `vivier report --help` for more)")
     console.print("again:     `make demo` reruns the cadences; nothing is sent twice.")

@@ -27,6 +27,7 @@ ABOUT = {
     "sends": "every message planned or sent to you, with the template and its version",
     "interactions": "every event with you: messages sent, bounces, clicks, replies, changes",
     "decisions": "every time a run did not message you, and why",
+    "applications": "your applications as the recruiting system recorded them, and their outcome",
 }
 
 

@@ -4,6 +4,10 @@ Driving the transaction step by step tells us where a failure happened, which de
 what is safe: a 4xx or a dropped link *before* the content was handed over is retried
 (nothing was accepted); a link lost *after* the content left, before the server's reply,
 may have been accepted, so the message is `in_doubt` and never silently resent.
+
+When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA leave in one write and
+their three replies are read in order: two round trips per message instead of four, with
+the same steps, the same replies to classify and the same safe points.
 """
 
 from __future__ import annotations
@@ -146,6 +150,11 @@ class SmtpSession(ClosingSession):
         self._smtp: smtplib.SMTP | None = None
         self.connections = 0  # how many times this session connected (1 when all went well)
 
+    @property
+    def pipelining(self) -> bool:
+        """Whether the current connection sends MAIL, RCPT and DATA in one write."""
+        return self._smtp is not None and self._smtp.has_extn("pipelining")
+
     def reconnect(self) -> None:
         self._drop()
         self._smtp = self._transport.connect()
@@ -184,6 +193,27 @@ class SmtpSession(ClosingSession):
         """One MAIL/RCPT/DATA exchange on the current connection."""
         smtp = self._smtp
         assert smtp is not None
+        if self.pipelining:
+            envelope = self._pipelined_envelope(smtp, message)
+        else:
+            envelope = self._stepwise_envelope(smtp, message)
+        if envelope is not None:
+            return envelope
+        try:
+            smtp.send(payload)
+            code, reply = smtp.getreply()
+        except _LINK_ERRORS:
+            self._drop()
+            return SendResult(message.send_id, Outcome.in_doubt,
+                              "connection lost after the content was sent: may have been delivered")
+        if code == 250:
+            return SendResult(message.send_id, Outcome.sent, "accepted", code)
+        return self._refused(message, "end of DATA", code, reply)
+
+    def _stepwise_envelope(
+        self, smtp: smtplib.SMTP, message: OutgoingMessage
+    ) -> SendResult | _Retry | None:
+        """MAIL, RCPT, DATA one reply at a time; None when the server waits for the content."""
         step = "MAIL"
         try:
             code, reply = smtp.mail(self._transport.sender)
@@ -200,16 +230,33 @@ class SmtpSession(ClosingSession):
         except _LINK_ERRORS:
             self._drop()  # nothing was accepted yet: reconnecting and retrying is safe
             return _Retry(f"connection lost at {step}")
+        return None
+
+    def _pipelined_envelope(
+        self, smtp: smtplib.SMTP, message: OutgoingMessage
+    ) -> SendResult | _Retry | None:
+        """MAIL, RCPT and DATA in one write (RFC 2920), then their replies in order."""
+        commands = (f"MAIL FROM:{smtplib.quoteaddr(self._transport.sender)}\r\n"
+                    f"RCPT TO:{smtplib.quoteaddr(message.to_address)}\r\n"
+                    "DATA\r\n").encode("ascii")  # both addresses are plain ASCII (checked)
+        replies: list[tuple[int, bytes]] = []
         try:
-            smtp.send(payload)
-            code, reply = smtp.getreply()
+            smtp.send(commands)
+            for _ in range(3):  # every reply is read, even after a refusal: the link stays in step
+                replies.append(smtp.getreply())
         except _LINK_ERRORS:
-            self._drop()
-            return SendResult(message.send_id, Outcome.in_doubt,
-                              "connection lost after the content was sent: may have been delivered")
-        if code == 250:
-            return SendResult(message.send_id, Outcome.sent, "accepted", code)
-        return self._refused(message, "end of DATA", code, reply)
+            self._drop()  # the content never left: reconnecting and retrying is safe
+            return _Retry(f"connection lost at {('MAIL', 'RCPT', 'DATA')[len(replies)]}")
+        for step, accepted, (code, reply) in zip(
+            ("MAIL", "RCPT", "DATA"), ((250,), (250, 251), (354,)), replies, strict=True
+        ):
+            if code not in accepted:
+                if replies[2][0] == 354:
+                    # A server that opened DATA after a refused envelope: only closing the link
+                    # ends that transaction without sending anything.
+                    self._drop()
+                return self._refused(message, step, code, reply)
+        return None
 
     def _refused(
         self, message: OutgoingMessage, step: str, code: int, reply: bytes

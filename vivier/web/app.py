@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from vivier import db
 from vivier.preferences import UnknownCandidate
 from vivier.settings import Settings, get_settings
-from vivier.web import preference_routes, unsubscribe_routes
+from vivier.web import hook_routes, preference_routes, unsubscribe_routes
 from vivier.web.context import WebContext
 from vivier.web.csrf import FormProblem
 from vivier.web.headers import SecurityHeaders
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.web = web
     app.include_router(preference_routes.router)
     app.include_router(unsubscribe_routes.router)
+    app.include_router(hook_routes.router)
     app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
 
     def problem(request: Request, reason: str, status_code: int, days: int | None = None) -> Response:

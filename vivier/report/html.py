@@ -1,0 +1,63 @@
+"""The report as one self-contained HTML file: inline CSS and SVG charts, nothing fetched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import groupby
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from vivier.report.charts import funnel_chart, trend_chart
+from vivier.report.model import Counts, PeriodFigures, Report
+from vivier.report.render import (
+    ENGAGEMENT,
+    OUTCOMES,
+    engagement_cells,
+    notes,
+    outcome_cells,
+    percent,
+    period_label,
+)
+
+
+def _cells(rows: Sequence[PeriodFigures], total: Counts) -> list[tuple[list[str], list[str], list[str]]]:
+    """(key, engagement, outcomes) cells per row, then the total row."""
+    cells = [([row.cadence, row.segment, period_label(row)], engagement_cells(row.counts),
+              outcome_cells(row.counts)) for row in rows]
+    return [*cells, (["all", "", ""], engagement_cells(total), outcome_cells(total))]
+
+
+def render_html(report: Report, templates_dir: Path) -> str:
+    """The report page, from `templates/report/report.html` (autoescaped)."""
+    environment = Environment(
+        loader=FileSystemLoader(Path(templates_dir) / "report"),
+        autoescape=select_autoescape(default=True), undefined=StrictUndefined,
+    )
+    trends = [(cadence, trend_chart(cadence, list(points)))
+              for cadence, points in groupby(report.trend, key=lambda point: point.cadence)]
+    total = report.total
+    headline = [
+        ("messages sent", f"{total.sent:,}"),
+        ("delivered", percent(total.over_sent(total.delivered))),
+        ("clicked", percent(total.over_sent(total.clicked))),
+        ("replied", percent(total.over_sent(total.replied))),
+        (f"applied within {report.attribution_days} days", f"{total.applied:,}"),
+        ("hired", f"{total.hired:,}"),
+        ("application uplift vs holdout", total.apply_uplift.label()),
+    ]
+    tables = [("per cadence and segment", _cells(report.by_segment, total)),
+              ("per period", _cells(report.rows, total))]
+    return environment.get_template("report.html").render(
+        report=report, headline=headline, trends=trends,
+        funnels=[(funnel.segment, funnel_chart(funnel)) for funnel in report.funnels],
+        engagement_header=ENGAGEMENT, outcome_header=OUTCOMES, tables=tables, notes=notes(report),
+    )
+
+
+def write_html(report: Report, path: Path, templates_dir: Path) -> Path:
+    """Write the report page to `path` (its folder is created) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report, templates_dir), encoding="utf-8")
+    return path

@@ -1,0 +1,151 @@
+"""The message templates' Jinja environment: sandbox, loader with CSS inlined at compile, date filters.
+
+Kept apart from `rendering` (which compiles and renders) because it is the part that knows
+about Jinja, css_inline and Babel; the Renderer only composes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import css_inline
+from babel import Locale
+from babel.dates import format_date, format_time
+from jinja2 import FileSystemLoader, meta
+from jinja2.environment import Environment
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class TemplateProblem(Exception):
+    """A template that cannot be compiled or rendered, described for the person who fixes it."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        template: str | None = None,
+        locale: str | None = None,
+        candidate_id: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.template, self.locale, self.candidate_id = template, locale, candidate_id
+        where = ", ".join(
+            part
+            for part in (
+                f"template {template!r}" if template else "",
+                f"locale {locale!r}" if locale else "",
+                f"candidate {candidate_id}" if candidate_id is not None else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]:
+    """Babel date filters in the render's language; aware datetimes are shown in the team's zone."""
+    locale = Locale.parse(language)
+
+    def as_date(value: date | datetime) -> date:
+        if isinstance(value, datetime):
+            return (value.astimezone(zone) if value.tzinfo else value).date()
+        if not isinstance(value, date):
+            raise TypeError(f"a date filter needs a date or datetime, got {type(value).__name__}")
+        return value
+
+    def date_filter(pattern: str) -> Callable[[date | datetime], str]:
+        # Memoised: a run formats the same few dates (period start, events) thousands of times.
+        return lru_cache(maxsize=4096)(
+            lambda value: format_date(as_date(value), pattern, locale=locale)
+        )
+
+    @lru_cache(maxsize=4096)
+    def time_short(value: datetime) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"time_short needs a datetime, got {type(value).__name__}")
+        return format_time(value, "short", tzinfo=zone if value.tzinfo else None, locale=locale)
+
+    return {
+        "date_long": date_filter("long"),
+        "date_short": date_filter("short"),
+        "month_year": date_filter("LLLL y"),
+        "time_short": time_short,
+    }
+
+
+class MessageEnvironment(SandboxedEnvironment):
+    """The sandbox, reading dict keys first: `opening.title` on a dict is data, not an attribute."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Halves render time: the stock path raises AttributeError on every dict before item lookup.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+class TemplateLoader(FileSystemLoader):
+    """Reads templates; HTML files get their CSS inlined into the source when asked."""
+
+    def __init__(self, templates_dir: Path, inline_at_compile: bool) -> None:
+        super().__init__(str(templates_dir))
+        self.inline_at_compile = inline_at_compile
+
+    def raw_source(self, environment: Environment, name: str) -> str:
+        return super().get_source(environment, name)[0]
+
+    def get_source(
+        self, environment: Environment, name: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, name)
+        if self.inline_at_compile and name.endswith(".html"):
+            css = self._parent_css(environment, name, source)
+            source = inline_css_in_source(source, css, name)
+        return source, filename, uptodate
+
+    def _parent_css(self, environment: Environment, name: str, source: str) -> str:
+        """The `<style>` rules of the templates this one extends or includes."""
+        rules = []
+        for parent in meta.find_referenced_templates(environment.parse(source, name)):
+            if parent:
+                parent_source = self.raw_source(environment, parent)
+                rules += re.findall(r"<style[^>]*>(.*?)</style>", parent_source, re.S | re.I)
+                rules.append(self._parent_css(environment, parent, parent_source))
+        return "\n".join(rules)
+
+
+_JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_PLACEHOLDER = re.compile(r"vivierjinja(\d+)x")
+
+
+def inline_css_in_source(source: str, parent_css: str, name: str) -> str:
+    """Inline CSS into a template's HTML source, with its Jinja syntax kept intact.
+
+    Jinja tags are swapped for inert placeholders while css_inline parses the HTML, then put
+    back. A whole document is inlined with its own `<style>`; a body (fragment) with the
+    `<style>` of the layout it extends. @media rules stay in the layout's `<style>` block.
+    """
+    tags: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        tags.append(match.group(0))
+        return f"vivierjinja{len(tags) - 1}x"
+
+    hidden = _JINJA_SYNTAX.sub(hide, source)
+    options: dict[str, Any] = {"keep_at_rules": True, "load_remote_stylesheets": False}
+    if re.search(r"<html[\s>]", hidden, re.I):
+        inlined = css_inline.inline(hidden, **options)
+    else:
+        inlined = css_inline.inline_fragment(hidden, parent_css, **options)
+    found = [int(number) for number in _PLACEHOLDER.findall(inlined)]
+    if found != list(range(len(tags))) or re.search(r"vivierjinja\d+x=", inlined):
+        raise TemplateProblem(
+            f"CSS inlining moved Jinja tags in {name}: keep Jinja tags inside element text or"
+            " attribute values (not inside a tag's attribute list, between table rows or in"
+            " <head>), or build the Renderer with inline_css='render'"
+        )
+    return _PLACEHOLDER.sub(lambda match: tags[int(match.group(1))], inlined)
