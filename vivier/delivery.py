@@ -16,7 +16,7 @@ from vivier.rendering import TemplateProblem
 from vivier.runs import RunSpec, RunTools
 from vivier.schema import Candidate, Interaction, Send, utcnow
 from vivier.settings import Settings
-from vivier.sql import add_suppressions
+from vivier.sql import add_suppressions, one_of
 from vivier.tally import Tally
 from vivier.transports import Outcome, SendResult, TransportSession, TransportUnavailable
 
@@ -34,8 +34,6 @@ BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this bat
 
 def claim_chunk(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
     """Atomically move up to `size` of this run's pending rows in `(lo, hi]` to `sending`."""
-    from vivier.sql import one_of
-
     with engine.begin() as conn:
         ids = list(conn.execute(
             select(Send.id).where(

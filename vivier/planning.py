@@ -26,7 +26,7 @@ from vivier.rendering import TemplateProblem
 from vivier.runs import RunSpec, RunTools
 from vivier.schema import Decision, Send, utcnow
 from vivier.settings import Settings
-from vivier.sql import drop_pending, upsert_pending
+from vivier.sql import drop_pending, one_of, upsert_pending
 from vivier.tally import Tally
 
 SAMPLES_PER_RUN = 3
@@ -84,12 +84,15 @@ def plan_batch(
         chosen = [row for row in rows if row["segment"] in spec.segments]
         tally.stages["outside_segments"] += len(rows) - len(chosen)
         rows = chosen
-    rows = _count_settled(rows, ledger, tally)
     for row in rows:
         first = holders.get((row["email"] or "").lower())
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
 
-    findings = validate_candidates(_frame(rows), now)
+    # Who already got this period's message is not checked again: on a rerun that is most of
+    # the pool, and the ledger row is their record (only a change of mind is written below).
+    unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != "sent"]
+    tally.stages["settled"] += len(rows) - len(unsettled)
+    findings = validate_candidates(_frame(unsettled), now)
     tally.checks.update(findings.by_check)
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
@@ -140,7 +143,10 @@ def plan_batch(
                 tally.segment(segment)["planned"] += 1
                 if spec.dry_run and lo == 0 and len(tally.samples) < SAMPLES_PER_RUN:
                     tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
-        if reason is not None:
+        if reason is Reason.already_sent:
+            tally.reasons[reason.value] += 1
+            tally.segment(segment)[reason.value] += 1
+        elif reason is not None:
             decisions.append({
                 "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
                 "period_key": spec.period_key, "segment": segment, "reason": str(reason),
@@ -155,26 +161,6 @@ def plan_batch(
     tally.stages["planned"] += len(pending)
     _write_plan(engine, spec, decisions, pending, gone_stale)
     return tally
-
-
-def _count_settled(
-    rows: list[dict[str, Any]], ledger: dict[int, Any], tally: Tally
-) -> list[dict[str, Any]]:
-    """Leave out who already got this period's message: counted, not re-checked or re-recorded.
-
-    The ledger row is their record; on a rerun they are most of the pool, and checking,
-    deciding and writing a decision for each made a rerun cost a third of the first run.
-    """
-    todo = []
-    for row in rows:
-        held = ledger.get(row["id"])
-        if held is not None and held.status == "sent":
-            tally.reasons[Reason.already_sent.value] += 1
-            tally.segment(row["segment"])[Reason.already_sent.value] += 1
-        else:
-            todo.append(row)
-    tally.stages["settled"] += len(rows) - len(todo)
-    return todo
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -204,7 +190,7 @@ def _write_plan(
         if excluded:
             # A pending row from an earlier, interrupted run must not outlive a new "no".
             drop_pending(conn, Send.cadence == spec.cadence, Send.period_key == spec.period_key,
-                         Send.candidate_id.in_(excluded))
+                         one_of(Send.candidate_id, excluded))
         if pending:
             upsert_pending(conn, pending)
 
