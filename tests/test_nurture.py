@@ -111,6 +111,19 @@ def test_quality_gate_stops_the_run_before_any_send(engine, settings, today) -> 
         assert conn.execute(sa.select(sa.func.count()).select_from(Send)).scalar_one() == 0
 
 
+def test_a_rerun_judges_data_quality_over_the_whole_pool_not_just_the_unsent(
+    engine, settings, today
+) -> None:
+    """Already-sent rows are not re-checked; they must still count as the good rows they are."""
+    for _ in range(40):
+        builders.candidate(engine)
+    builders.candidate(engine, email="broken-at-example.org")  # 1 of 41: under the 5% gate
+    assert nurture(cadence="weekly", as_of=today)["stages"]["sent"] == 40
+    rerun = nurture(cadence="weekly", as_of=today)
+    assert rerun["reasons"] == {"already_sent": 40, "invalid_data": 1}
+    assert rerun["stages"]["settled"] == 40
+
+
 def test_invalid_rows_are_quarantined_and_the_rest_is_sent(engine, settings, today) -> None:
     good = [builders.candidate(engine) for _ in range(40)]
     german = builders.candidate(engine, locale="de")
