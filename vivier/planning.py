@@ -89,7 +89,7 @@ def plan_batch(
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
 
     # Who already got this period's message is not checked again: on a rerun that is most of
-    # the pool, and the ledger row is their record (only a change of mind is written below).
+    # the pool, and their data passed the checks in the run that sent it.
     unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != "sent"]
     tally.stages["settled"] += len(rows) - len(unsettled)
     findings = validate_candidates(_frame(unsettled), now)
@@ -143,10 +143,7 @@ def plan_batch(
                 tally.segment(segment)["planned"] += 1
                 if spec.dry_run and lo == 0 and len(tally.samples) < SAMPLES_PER_RUN:
                     tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
-        if reason is Reason.already_sent:
-            tally.reasons[reason.value] += 1
-            tally.segment(segment)[reason.value] += 1
-        elif reason is not None:
+        if reason is not None:
             decisions.append({
                 "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
                 "period_key": spec.period_key, "segment": segment, "reason": str(reason),
