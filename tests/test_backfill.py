@@ -163,3 +163,16 @@ def test_a_released_send_whose_candidate_then_withdraws_is_withdrawn_from_the_pl
     with engine.connect() as conn:
         row = conn.execute(sa.select(Send.status, Send.run_id)).one()
     assert (row.status, row.run_id) == ("pending", None)  # kept for the audit trail, never delivered
+
+
+def test_a_date_option_that_is_not_a_date_exits_2_naming_the_option(settings) -> None:
+    from typer.testing import CliRunner
+
+    from vivier.cli import app
+
+    for argv in (["backfill", "weekly", "--since", "1 Nov", "--until", "2026-11-20"],
+                 ["report", "--until", "soon"]):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 2
+        assert "is not a date: use YYYY-MM-DD" in result.output
+        assert argv[argv.index("--since" if "--since" in argv else "--until")] in result.output

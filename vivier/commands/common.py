@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -32,3 +33,12 @@ def engine(settings: Settings) -> Engine:
     """The engine of the configured database, migrated to the latest schema."""
     db.upgrade(settings.database_url)
     return db.engine_for(settings.database_url)
+
+
+def day_option(value: str, option: str) -> date:
+    """A YYYY-MM-DD command-line option, or exit 2 saying which option is not a date."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err_console.print(f"[red]{option} {value!r} is not a date: use YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from None

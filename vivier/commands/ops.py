@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vivier.backfill import plan_backfill
 from vivier.cadences import CadenceName, period_start, today_in
-from vivier.commands.common import console, engine, err_console, load
+from vivier.commands.common import console, day_option, engine, err_console, load
 from vivier.commands.run import run_cadence, show
 from vivier.status import period_status, resolve_in_doubt
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        err_console.print(f"[red]{option} {value!r} is not a date: use YYYY-MM-DD[/red]")
-        raise typer.Exit(2) from None
 
 
 def backfill(
@@ -47,7 +37,7 @@ def backfill(
     """
     settings = load()
     eng = engine(settings)
-    start, end = _day(since, "--since"), _day(until, "--until")
+    start, end = day_option(since, "--since"), day_option(until, "--until")
     try:
         steps = plan_backfill(eng, cadence, start, end, today_in(settings.zone),
                               settings.lateness_days(cadence), force)

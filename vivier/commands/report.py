@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 
 from vivier.cadences import CadenceName
-from vivier.commands.common import console, engine, err_console, load
-from vivier.commands.ops import _day as day_option
+from vivier.commands.common import console, day_option, engine, err_console, load
 from vivier.report import ReportFilters, build_report
 from vivier.report.html import write_html
 from vivier.report.render import rich_tables
