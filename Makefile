@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check vivier flows tasks data_checks tests bench
+	$(BIN)/ruff check vivier app flows tasks data_checks demo testing tests bench
 	$(BIN)/mypy
 
 # Not part of `make test`: seeds BENCH_N candidates in a throwaway PostgreSQL, runs the weekly flow

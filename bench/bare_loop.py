@@ -21,18 +21,19 @@ from sqlalchemy import Engine, bindparam, insert  # noqa: E402
 
 from bench.measure import report  # noqa: E402
 from data_checks import validate_candidates  # noqa: E402
-from vivier import db, extract, runs  # noqa: E402
-from vivier.cadences import period_key, period_start  # noqa: E402
-from vivier.catalog import load_catalog  # noqa: E402
-from vivier.identity import email_hash  # noqa: E402
-from vivier.messages import Period, outgoing, render_context  # noqa: E402
-from vivier.mime import HeaderInjection, build_mime  # noqa: E402
-from vivier.planning import _frame  # noqa: E402  (the very frame the pipeline validates)
-from vivier.policy import CandidateFacts, Reason, exclusion  # noqa: E402
-from vivier.rendering import Renderer, TemplateProblem  # noqa: E402
-from vivier.schema import Candidate, Decision, Interaction, Send, utcnow  # noqa: E402
-from vivier.segments import load_segments  # noqa: E402
+from vivier.messages.catalog import load_catalog  # noqa: E402
+from vivier.messages.context import Period, outgoing, render_context  # noqa: E402
+from vivier.messages.mime import HeaderInjection, build_mime  # noqa: E402
+from vivier.messages.rendering import Renderer, TemplateProblem  # noqa: E402
+from vivier.pipeline import extract, runs  # noqa: E402
+from vivier.pipeline.plan import _frame  # noqa: E402  (the very frame the pipeline validates)
+from vivier.rules.cadences import period_key, period_start  # noqa: E402
+from vivier.rules.eligibility import CandidateFacts, Reason, exclusion  # noqa: E402
+from vivier.rules.identity import email_hash  # noqa: E402
+from vivier.rules.segments import load_segments  # noqa: E402
 from vivier.settings import Settings, get_settings  # noqa: E402
+from vivier.store import db  # noqa: E402
+from vivier.store.schema import Candidate, Decision, Interaction, Send, utcnow  # noqa: E402
 
 CADENCE = "weekly"
 

@@ -24,12 +24,12 @@ import sqlalchemy as sa
 
 from bench import profile, report, services
 from bench.measure import Measured, run_child
-from vivier import db
-from vivier.cadences import today_in
-from vivier.schema import Decision, Run, Send
+from testing.postgres import start_postgres
+from testing.prefect_server import PrefectServer
+from vivier.rules.cadences import today_in
 from vivier.settings import get_settings
-from vivier.testing.postgres import start_postgres
-from vivier.testing.prefect_server import PrefectServer
+from vivier.store import db
+from vivier.store.schema import Decision, Run, Send
 
 REFERENCE = 100_000  # the size the rerun, dry-run and profile figures are taken at
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vivier import db
-from vivier.seed import seed_demo
+from demo.seed import seed_demo
+from testing.postgres import PostgresServer, free_port
 from vivier.settings import get_settings
-from vivier.testing.postgres import PostgresServer, free_port
+from vivier.store import db
 
 SMTP_SINK = Path("/usr/sbin/smtp-sink")  # Postfix's sink: C, ~2,200 msg/s on one connection
 _COUNTER = re.compile(r"mesg=(\d+)")
@@ -117,7 +117,7 @@ def start_sink(workdir: Path, prefer: str = "smtp-sink") -> Sink:
                                        stdout=out, stderr=subprocess.STDOUT)
         _wait_for_port(port, process)
         return Sink("postfix smtp-sink (separate process)", port, process, counter)
-    from vivier.testing.smtp import SmtpSink
+    from testing.smtp import SmtpSink
 
     print("smtp-sink unavailable: falling back to aiosmtpd (slower, keeps messages in memory)",
           file=sys.stderr)

@@ -1,6 +1,6 @@
 """Time every stage of the pipeline's own code, in-process and without Prefect or sampling.
 
-Wraps the stage functions that `vivier.planning.plan_batch` and `vivier.delivery.deliver_batch`
+Wraps the stage functions that `vivier.pipeline.plan.plan_batch` and `vivier.pipeline.deliver.deliver_batch`
 call (the code the Prefect tasks run), runs the whole plan and deliver of the weekly pool on one
 thread, then plans the completed period again (what a rerun does), and prints seconds and µs per
 sent message for each stage.
@@ -21,11 +21,14 @@ from typing import Any
 import great_expectations  # noqa: F401  (data_checks imports it on first use: not a stage's time)
 
 from bench.measure import report
-from vivier import db, delivery, extract, planning, runs
-from vivier.cadences import period_key, period_start
-from vivier.runs import RunSpec
-from vivier.schema import utcnow
+from vivier.pipeline import deliver as delivery
+from vivier.pipeline import extract, runs
+from vivier.pipeline import plan as planning
+from vivier.pipeline.runs import RunSpec
+from vivier.rules.cadences import period_key, period_start
 from vivier.settings import get_settings
+from vivier.store import db
+from vivier.store.schema import utcnow
 from vivier.transports import shared_transport
 
 SPENT: dict[str, float] = defaultdict(float)

@@ -98,7 +98,7 @@ class CandidateValidator:
         """Run every check on one batch; `now` bounds the dates (plus a little clock skew)."""
         if now.tzinfo is None:
             raise ValueError(
-                f"now={now!r} is naive: pass an aware datetime (vivier.schema.utcnow())"
+                f"now={now!r} is naive: pass an aware datetime (vivier.store.schema.utcnow())"
             )
         table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(list(frame))
         if table.empty:

@@ -8,10 +8,10 @@ from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_table_artifact
 
 from flows.nurture import nurture
-from vivier import db
-from vivier.backfill import PeriodStep, plan_backfill
-from vivier.cadences import CadenceName, today_in
+from vivier.pipeline.backfill import PeriodStep, plan_backfill
+from vivier.rules.cadences import CadenceName, today_in
 from vivier.settings import get_settings
+from vivier.store import db
 
 
 def run_period(cadence: str, step: PeriodStep, dry_run: bool) -> dict:

@@ -18,13 +18,13 @@ from tasks.plan import gate, open_run, release_plan
 from tasks.record import publish
 from tasks.send import send_batch
 from tasks.survey import plan_survey_batch, survey_batches
-from vivier.cadences import period_start
-from vivier.runs import RunSpec
-from vivier.schema import utcnow
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.summary import RunSummary
+from vivier.pipeline.survey import KINDS, survey_period_key
+from vivier.pipeline.tally import Tally
+from vivier.rules.cadences import period_start
 from vivier.settings import get_settings
-from vivier.summary import RunSummary
-from vivier.survey import KINDS, survey_period_key
-from vivier.tally import Tally
+from vivier.store.schema import utcnow
 
 
 def _run_name() -> str:

@@ -14,14 +14,14 @@ from flows.runners import SettingsTaskRunner, Window
 from tasks.plan import cut_batches, gate, open_run, plan_batch, release_plan
 from tasks.record import publish
 from tasks.send import send_batch
-from vivier.cadences import CadenceName, check_lateness, period_key, period_start, today_in
-from vivier.guardrails import DeliverabilityStop
-from vivier.runs import RunSpec
-from vivier.schema import utcnow
-from vivier.segments import load_segments
+from vivier.pipeline.guardrails import DeliverabilityStop
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.summary import RunSummary
+from vivier.pipeline.tally import Tally
+from vivier.rules.cadences import CadenceName, check_lateness, period_key, period_start, today_in
+from vivier.rules.segments import load_segments
 from vivier.settings import get_settings
-from vivier.summary import RunSummary
-from vivier.tally import Tally
+from vivier.store.schema import utcnow
 
 
 def reference_day(as_of: date | str | None, scheduled: datetime | None = None) -> date:

@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 
 from tasks.report import compute, publish
 from vivier.report import ReportFilters
-from vivier.schema import utcnow
+from vivier.store.schema import utcnow
 
 
 def _run_name() -> str:

@@ -13,8 +13,8 @@ from prefect.runtime import flow_run
 
 from tasks.retention import publish, retire
 from vivier.gdpr.retention import months_before
-from vivier.schema import utcnow
 from vivier.settings import get_settings
+from vivier.store.schema import utcnow
 
 
 def _run_name() -> str:

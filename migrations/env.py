@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from vivier.schema import Base
+from vivier.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

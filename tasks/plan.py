@@ -6,10 +6,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from data_checks import quality_gate
-from vivier import db, extract, planning, runs
-from vivier.runs import RunSpec
+from vivier.pipeline import extract, runs
+from vivier.pipeline import plan as planning
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.tally import Tally
 from vivier.settings import get_settings
-from vivier.tally import Tally
+from vivier.store import db
 
 
 @task(name="open-run", cache_policy=NO_CACHE)

@@ -6,9 +6,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from vivier import db, runs
+from vivier.pipeline import runs
+from vivier.pipeline.summary import RunSummary
 from vivier.settings import get_settings
-from vivier.summary import RunSummary
+from vivier.store import db
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE)

@@ -6,10 +6,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from vivier import db
 from vivier.report import Report, ReportFilters, build_report
 from vivier.report.render import markdown, table_rows
 from vivier.settings import get_settings
+from vivier.store import db
 
 ARTIFACT_KEY = "nurturing-report"
 

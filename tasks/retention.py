@@ -9,10 +9,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from vivier import db
 from vivier.gdpr.anonymise import forget_samples
 from vivier.gdpr.retention import retire_batch
 from vivier.settings import get_settings
+from vivier.store import db
 
 LISTED_IDS = 10_000  # the artifact stays readable; every erasure is also an `erased` interaction
 

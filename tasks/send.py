@@ -6,10 +6,12 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from vivier import db, delivery, runs
-from vivier.guardrails import DeliverabilityStop
-from vivier.runs import RunSpec
+from vivier.pipeline import deliver as delivery
+from vivier.pipeline import runs
+from vivier.pipeline.guardrails import DeliverabilityStop
+from vivier.pipeline.runs import RunSpec
 from vivier.settings import get_settings
+from vivier.store import db
 from vivier.transports import shared_transport
 
 

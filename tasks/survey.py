@@ -5,10 +5,12 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from vivier import db, runs, survey, survey_planning
-from vivier.runs import RunSpec
-from vivier.schema import utcnow
+from vivier.pipeline import runs, survey
+from vivier.pipeline import survey_plan as survey_planning
+from vivier.pipeline.runs import RunSpec
 from vivier.settings import get_settings
+from vivier.store import db
+from vivier.store.schema import utcnow
 
 
 @task(name="survey-batches", cache_policy=NO_CACHE, task_run_name="batches-{spec.cadence}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Consent, Content, Job, Preference, Suppression
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Content, Job, Preference, Suppression
 
 _ids = itertools.count(1)
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)

@@ -15,9 +15,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from vivier import db  # noqa: E402
+from testing.postgres import PostgresServer, start_postgres  # noqa: E402
 from vivier.settings import Settings, get_settings  # noqa: E402
-from vivier.testing.postgres import PostgresServer, start_postgres  # noqa: E402
+from vivier.store import db  # noqa: E402
 
 TEMPLATE_DB = "vivier_template"
 _counter = itertools.count()

@@ -8,14 +8,14 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from app.cli import app
 from flows.backfill import backfill
 from flows.nurture import nurture
 from tests import builders
-from vivier.backfill import plan_backfill
-from vivier.cadences import PeriodTooLate, period_key, period_start, today_in
-from vivier.cli import app
-from vivier.schema import Candidate, Interaction, Run, Send
-from vivier.status import period_status, resolve_in_doubt
+from vivier.ledger.status import period_status, resolve_in_doubt
+from vivier.pipeline.backfill import plan_backfill
+from vivier.rules.cadences import PeriodTooLate, period_key, period_start, today_in
+from vivier.store.schema import Candidate, Interaction, Run, Send
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -168,7 +168,7 @@ def test_a_released_send_whose_candidate_then_withdraws_is_withdrawn_from_the_pl
 def test_a_date_option_that_is_not_a_date_exits_2_naming_the_option(settings) -> None:
     from typer.testing import CliRunner
 
-    from vivier.cli import app
+    from app.cli import app
 
     for argv in (["backfill", "weekly", "--since", "1 Nov", "--until", "2026-11-20"],
                  ["report", "--until", "soon"]):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from vivier.cadences import (
+from vivier.rules.cadences import (
     PeriodTooLate,
     UnknownCadence,
     check_lateness,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vivier.catalog import Catalog, reachable
+from vivier.messages.catalog import Catalog, reachable
 
 
 def job(title: str, location: str) -> dict:

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from flows.nurture import nurture
+from testing.smtp import SmtpSink
 from tests import builders
-from vivier.cadences import today_in
-from vivier.schema import Send
+from vivier.rules.cadences import today_in
 from vivier.settings import get_settings
-from vivier.testing.smtp import SmtpSink
+from vivier.store.schema import Send
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp]
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from flows.consent_survey import consent_survey
 from tests import builders
 from vivier import preferences
-from vivier.cadences import today_in
-from vivier.schema import Candidate, Decision, Send
+from vivier.rules.cadences import today_in
 from vivier.settings import Settings
+from vivier.store.schema import Candidate, Decision, Send
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 NOW = datetime.now(UTC)

@@ -11,11 +11,11 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
+from testing.smtp import SmtpSink
 from tests import builders
-from vivier.cadences import today_in
-from vivier.schema import Candidate, Send
-from vivier.status import resolve_in_doubt
-from vivier.testing.smtp import SmtpSink
+from vivier.ledger.status import resolve_in_doubt
+from vivier.rules.cadences import today_in
+from vivier.store.schema import Candidate, Send
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp, pytest.mark.slow]
 

@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from demo.seed import seed_demo
 from flows.nurture import nurture
 from flows.runners import SettingsTaskRunner, batch_task_runner
-from vivier import db, runs
-from vivier.cadences import today_in
-from vivier.schema import Decision, Interaction, Send
-from vivier.seed import seed_demo
+from testing.postgres import PostgresServer
+from vivier.pipeline import runs
+from vivier.rules.cadences import today_in
 from vivier.settings import Settings, get_settings
-from vivier.testing.postgres import PostgresServer
+from vivier.store import db
+from vivier.store.schema import Decision, Interaction, Send
 
 from .conftest import TEMPLATE_DB
 

@@ -10,15 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests import builders
-from vivier import events as events_module
-from vivier.cadences import period_key, period_start, today_in
-from vivier.events import ProviderEvent, ingest, parse_events
 from vivier.gdpr.anonymise import anonymise
-from vivier.identity import email_hash
-from vivier.mime import message_id_for
-from vivier.planning import plan_batch
-from vivier.runs import RunSpec, open_run, tools_for
-from vivier.schema import Candidate, Consent, Decision, Interaction, Preference, Send, Suppression
+from vivier.imports import events as events_module
+from vivier.imports.events import ProviderEvent, ingest, parse_events
+from vivier.messages.mime import message_id_for
+from vivier.pipeline.plan import plan_batch
+from vivier.pipeline.runs import RunSpec, open_run, tools_for
+from vivier.rules.cadences import period_key, period_start, today_in
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Decision, Interaction, Preference, Send, Suppression
 
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 

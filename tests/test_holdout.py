@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vivier.holdout import held_out
-from vivier.segments import SegmentProblem, load_segments
+from vivier.rules.holdout import held_out
+from vivier.rules.segments import SegmentProblem, load_segments
 
 
 def test_the_same_candidate_and_period_always_draw_the_same() -> None:

@@ -9,16 +9,16 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from app.cli import app
 from tests import builders
-from vivier.cli import app
-from vivier.identity import email_hash
-from vivier.importer import (
+from vivier.imports.people import (
     ImportFileError,
     ImportReport,
     import_candidates,
     import_consents,
 )
-from vivier.schema import Candidate, Consent, Suppression
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Suppression
 
 DATA = Path(__file__).parent / "data"
 HEADER = ("external_id,email,first_name,last_name,locale,city,search_location,expertise,tags,"

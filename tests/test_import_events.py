@@ -10,16 +10,16 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from app.cli import app
 from tests import builders
 from tests.test_events import WHEN, address_of, rows, sent
 from tests.test_import import write as write_lines
-from vivier.applications import import_applications
-from vivier.cli import app
-from vivier.event_import import import_events
 from vivier.gdpr.anonymise import anonymise
-from vivier.identity import email_hash
-from vivier.importer import ImportFileError
-from vivier.schema import Application, Candidate, Consent, Interaction, Suppression
+from vivier.imports.applications import import_applications
+from vivier.imports.event_file import import_events
+from vivier.imports.people import ImportFileError
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Application, Candidate, Consent, Interaction, Suppression
 
 EVENTS_HEADER = "type,message_id,occurred_at,id,bounce_type,url,recipient"
 APPLICATIONS_HEADER = "external_id,job,applied_at,outcome"

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vivier.mime import HeaderInjection, OutgoingMessage, build_mime, message_id_for
+from vivier.messages.mime import HeaderInjection, OutgoingMessage, build_mime, message_id_for
 
 SENDER = "talents@vivier.example"
 SENDER_NAME = "L'équipe talents"

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from data_checks import QualityGateFailed
 from flows.nurture import nurture
 from tests import builders
-from vivier.cadences import PeriodTooLate, period_key, today_in
-from vivier.schema import Decision, Interaction, Send
+from vivier.rules.cadences import PeriodTooLate, period_key, today_in
 from vivier.settings import Settings
+from vivier.store.schema import Decision, Interaction, Send
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -45,7 +45,7 @@ def decisions(engine: sa.Engine, dry_run: bool = False) -> dict[int, str]:
 
 
 def email_of(engine: sa.Engine, candidate_id: int) -> str:
-    from vivier.schema import Candidate
+    from vivier.store.schema import Candidate
 
     with engine.connect() as conn:
         return conn.execute(sa.select(Candidate.email).where(Candidate.id == candidate_id)).scalar_one()

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from flows.nurture import nurture
+from testing.smtp import SmtpSink
 from tests import builders
-from vivier.cadences import today_in
-from vivier.identity import email_hash
-from vivier.schema import Interaction, Send, Suppression
+from vivier.rules.cadences import today_in
+from vivier.rules.identity import email_hash
 from vivier.settings import Settings, get_settings
-from vivier.testing.smtp import SmtpSink
+from vivier.store.schema import Interaction, Send, Suppression
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp]
 
@@ -39,7 +39,7 @@ def sink(settings: Settings, monkeypatch: pytest.MonkeyPatch):
 
 
 def emails(engine: sa.Engine, ids: list[int]) -> list[str]:
-    from vivier.schema import Candidate
+    from vivier.store.schema import Candidate
 
     with engine.connect() as conn:
         return list(conn.execute(sa.select(Candidate.email).where(Candidate.id.in_(ids))

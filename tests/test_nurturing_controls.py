@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from flows.nurture import nurture
+from testing.smtp import SmtpSink
 from tests import builders
-from vivier.cadences import period_key, today_in
-from vivier.holdout import held_out
-from vivier.identity import email_hash
-from vivier.schema import Decision, Interaction, Run, Send, Suppression, utcnow
+from vivier.rules.cadences import period_key, today_in
+from vivier.rules.holdout import held_out
+from vivier.rules.identity import email_hash
 from vivier.settings import Settings, get_settings
-from vivier.testing.smtp import SmtpSink
+from vivier.store.schema import Decision, Interaction, Run, Send, Suppression, utcnow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -109,7 +109,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch):
 
 
 def addresses(engine: sa.Engine, ids: list[int]) -> list[str]:
-    from vivier.schema import Candidate
+    from vivier.store.schema import Candidate
 
     with engine.connect() as conn:
         return list(conn.execute(sa.select(Candidate.email).where(Candidate.id.in_(ids))).scalars())

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vivier.policy import CandidateFacts, Reason, exclusion
+from vivier.rules.eligibility import CandidateFacts, Reason, exclusion
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 GAP = timedelta(days=6)

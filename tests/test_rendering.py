@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vivier.rendering import (
+from vivier.messages.rendering import (
     PARTS,
     Renderer,
     TemplateProblem,

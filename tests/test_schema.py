@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from vivier import db
-from vivier.schema import Base, Candidate, Run, Send
+from vivier.store import db
+from vivier.store.schema import Base, Candidate, Run, Send
 
 EXPECTED_TABLES = {
     "candidates", "consents", "preferences", "suppressions", "jobs", "content",

@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from app.cli import app
+from demo.seed import anchor_of, seed_demo
 from tests.conftest import TEMPLATE_DB
-from vivier import db
-from vivier.cli import app
-from vivier.importer import CONTROL, is_supported_locale, is_valid_email
-from vivier.schema import Base, Candidate, Consent, Content, Job, Preference, Suppression
-from vivier.seed import anchor_of, seed_demo
-from vivier.vocabulary import CANADA_LOCATIONS, HR_EXPERTISE
+from vivier.imports.people import CONTROL, is_supported_locale, is_valid_email
+from vivier.rules.vocabulary import CANADA_LOCATIONS, HR_EXPERTISE
+from vivier.store import db
+from vivier.store.schema import Base, Candidate, Consent, Content, Job, Preference, Suppression
 
 PARIS = ZoneInfo("Europe/Paris")
 AS_OF = date(2026, 3, 2)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vivier.segments import DEFAULT_SEGMENT, SegmentProblem, load_segments
+from vivier.rules.segments import DEFAULT_SEGMENT, SegmentProblem, load_segments
 from vivier.settings import PROJECT_ROOT
 
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from vivier.cli import app
+from app.cli import app
 from vivier.settings import SettingsError, get_settings, load_settings
 
 

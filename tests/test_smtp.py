@@ -12,10 +12,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from vivier.mime import OutgoingMessage, build_mime, message_id_for
+from testing.postgres import free_port
+from testing.smtp import SmtpSink
+from vivier.messages.mime import OutgoingMessage, build_mime, message_id_for
 from vivier.settings import Settings
-from vivier.testing.postgres import free_port
-from vivier.testing.smtp import SmtpSink
 from vivier.transports import Outcome, SendResult, TransportUnavailable
 from vivier.transports.ratelimit import TokenBucket
 from vivier.transports.smtp import SmtpSession, SmtpTransport

@@ -11,10 +11,10 @@ from typing import Any, Self
 
 import pytest
 
+from testing.smtp import SmtpSink
 from tests import test_smtp
 from tests.test_smtp import *  # noqa: F403  (re-collected here, against the pipelining sink)
 from tests.test_smtp import outgoing, send, transport_for
-from vivier.testing.smtp import SmtpSink
 from vivier.transports import Outcome
 
 pytestmark = pytest.mark.smtp

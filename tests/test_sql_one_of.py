@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.builders import many_candidates
-from vivier.schema import Candidate
-from vivier.sql import one_of
+from vivier.store.schema import Candidate
+from vivier.store.sql import one_of
 
 
 def test_one_of_finds_exactly_the_listed_candidates_each_time_a_statement_is_reused(

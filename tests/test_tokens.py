@@ -9,8 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from vivier.settings import Settings
-from vivier.tokens import (
+from vivier.messages.tokens import (
     MAX_AGE_DAYS,
     TokenProblem,
     make_token,
@@ -18,6 +17,7 @@ from vivier.tokens import (
     read_token,
     unsubscribe_url,
 )
+from vivier.settings import Settings
 
 DAY = 86_400
 

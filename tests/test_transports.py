@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vivier.mime import OutgoingMessage, build_mime, message_id_for
+from vivier.messages.mime import OutgoingMessage, build_mime, message_id_for
 from vivier.settings import Settings
 from vivier.transports import (
     Outcome,

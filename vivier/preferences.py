@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from vivier.cadences import STATUS_CADENCE
-from vivier.identity import email_hash
-from vivier.schema import FREQUENCIES, Candidate, Consent, Interaction, Preference, Suppression, utcnow
-from vivier.sql import add_suppressions
+from vivier.rules.cadences import STATUS_CADENCE
+from vivier.rules.identity import email_hash
+from vivier.store.schema import FREQUENCIES, Candidate, Consent, Interaction, Preference, Suppression, utcnow
+from vivier.store.sql import add_suppressions
 
 PURPOSE = "nurturing"
 USER_AGENT_CHARS = 400

@@ -7,9 +7,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from vivier import delivery, extract, planning, runs
-from vivier.cadences import period_key, period_start
-from vivier.runs import RunSpec
+from vivier.pipeline import deliver as delivery
+from vivier.pipeline import extract, runs
+from vivier.pipeline import plan as planning
+from vivier.pipeline.runs import RunSpec
+from vivier.rules.cadences import period_key, period_start
 from vivier.settings import Settings
 from vivier.transports.none import NoneTransport
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from vivier.cli import app
+from app.cli import app
 
 __all__ = ["app"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from tests import builders
-from vivier.schema import Application, Consent, Decision, Interaction, Preference, Run, Send
+from vivier.store.schema import Application, Consent, Decision, Interaction, Preference, Run, Send
 
 LONG_AGO = datetime(2023, 1, 1, tzinfo=UTC)
 

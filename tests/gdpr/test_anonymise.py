@@ -8,8 +8,8 @@ from tests.gdpr.history import person_with_history
 from tests.gdpr.scan import scanned_tables, traces
 from vivier.gdpr.anonymise import ERASED, Identifiers, anonymise, scrub_json, scrub_text
 from vivier.gdpr.export import export_person
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Consent, Decision, Interaction, Send, Suppression
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Decision, Interaction, Send, Suppression
 
 
 def counts(engine: sa.Engine, candidate_id: int) -> dict[str, int]:

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from tests import builders
 from tests.gdpr.cli import app
 from tests.gdpr.scan import traces
-from vivier.cadences import today_in
-from vivier.importer import import_candidates, import_consents
-from vivier.schema import Candidate, Decision, Interaction, Send
+from vivier.imports.people import import_candidates, import_consents
+from vivier.rules.cadences import today_in
+from vivier.store.schema import Candidate, Decision, Interaction, Send
 
 runner = CliRunner()
 HEADER = "external_id,email,first_name,last_name,locale,status,city"

@@ -13,8 +13,8 @@ from tests.gdpr.cli import app
 from tests.gdpr.history import person_with_history
 from vivier.gdpr import CandidateNotFound, find_candidate, person_tables
 from vivier.gdpr.export import export_person, to_json
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Suppression
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Suppression
 
 runner = CliRunner()
 

@@ -22,14 +22,16 @@ from hypothesis import strategies as st
 
 from tests import builders
 from tests.gdpr.cadence_run import run_cadence
-from vivier import db
-from vivier.cadences import STATUS_CADENCE, today_in
 from vivier.gdpr.anonymise import anonymise
 from vivier.gdpr.retention import due_for_retention
 from vivier.gdpr.why import explain
-from vivier.identity import email_hash
-from vivier.policy import Reason
-from vivier.schema import (
+from vivier.rules.cadences import STATUS_CADENCE, today_in
+from vivier.rules.eligibility import Reason
+from vivier.rules.identity import email_hash
+from vivier.rules.segments import load_segments
+from vivier.settings import Settings, load_settings
+from vivier.store import db
+from vivier.store.schema import (
     CONSENT_STATES,
     FREQUENCIES,
     STATUSES,
@@ -41,9 +43,7 @@ from vivier.schema import (
     Send,
     utcnow,
 )
-from vivier.segments import load_segments
-from vivier.settings import Settings, load_settings
-from vivier.sql import add_suppressions
+from vivier.store.sql import add_suppressions
 
 PEOPLE = 3
 CONSENT_REASON = {None: "no_consent", "withdrawn": "consent_withdrawn", "denied": "consent_denied"}

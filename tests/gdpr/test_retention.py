@@ -12,7 +12,7 @@ from tests import builders
 from tests.gdpr.history import person_with_history
 from tests.gdpr.scan import traces
 from vivier.gdpr.retention import due_for_retention, last_active_contact, months_before
-from vivier.schema import Candidate, Consent, Interaction, Preference, utcnow
+from vivier.store.schema import Candidate, Consent, Interaction, Preference, utcnow
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 OLD = datetime(2024, 6, 1, tzinfo=UTC)  # more than 24 months before NOW

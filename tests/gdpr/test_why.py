@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from tests import builders
 from tests.gdpr.cadence_run import run_cadence
 from tests.gdpr.cli import app
-from vivier.cadences import period_key, today_in
 from vivier.gdpr.why import explain
-from vivier.schema import Consent
-from vivier.segments import load_segments
+from vivier.rules.cadences import period_key, today_in
+from vivier.rules.segments import load_segments
+from vivier.store.schema import Consent
 
 runner = CliRunner()
 

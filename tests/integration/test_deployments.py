@@ -1,7 +1,7 @@
 """prefect.yaml on a real Prefect server: `prefect deploy --all`, then a weekly run on a process worker.
 
 Everything is real and on 127.0.0.1: `prefect server start`, the `prefect` CLI an operator types
-(started ahead, see vivier.testing.prefect_server), a `prefect worker` that runs the flow in its
+(started ahead, see testing.prefect_server), a `prefect worker` that runs the flow in its
 own subprocess, PostgreSQL, an SMTP server. Run alone: `pytest -m prefect_server`.
 """
 
@@ -28,11 +28,11 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.workers.process import ProcessWorker
 
+from testing.prefect_server import PrefectServer, PreparedCommand
+from testing.smtp import SmtpSink
 from tests import builders
-from vivier.cadences import period_key, today_in
-from vivier.schema import Candidate, Interaction, Send
-from vivier.testing.prefect_server import PrefectServer, PreparedCommand
-from vivier.testing.smtp import SmtpSink
+from vivier.rules.cadences import period_key, today_in
+from vivier.store.schema import Candidate, Interaction, Send
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.slow, pytest.mark.postgres, pytest.mark.smtp,
               pytest.mark.timeout(400)]

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests import builders
-from vivier.schema import Application, Decision, Interaction, Run, Send
+from vivier.store.schema import Application, Decision, Interaction, Run, Send
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday of 2026-W10: the weekly message leaves
 MONTHLY_AT = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)

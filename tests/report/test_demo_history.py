@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from vivier import db
-from vivier.cadences import period_key
-from vivier.demo_history import past_periods, seed_history
+from demo.history import past_periods, seed_history
+from demo.seed import seed_demo
 from vivier.report import ReportFilters, build_report
-from vivier.schema import Application, Decision, Interaction, Run, Send
-from vivier.seed import seed_demo
+from vivier.rules.cadences import period_key
+from vivier.store import db
+from vivier.store.schema import Application, Decision, Interaction, Run, Send
 
 AS_OF = date(2026, 3, 18)
 NOW = datetime(2026, 3, 18, 8, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from app.commands.report import report
 from tests.report import hand_history
-from vivier.commands.report import report
 
 app = typer.Typer()
 app.command()(report)  # the same function `vivier report` runs

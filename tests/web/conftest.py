@@ -14,9 +14,9 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.orm import Session
 
+from app.web import create_app
+from vivier.messages.tokens import make_token
 from vivier.settings import Settings, get_settings
-from vivier.tokens import make_token
-from vivier.web import create_app
 
 
 @dataclass

@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from flows.nurture import nurture
+from testing.smtp import SmtpSink
 from tests import builders
 from tests.web.conftest import LiveServer, rows
-from vivier.cadences import today_in
-from vivier.schema import Candidate, Preference, Suppression
-from vivier.testing.smtp import SmtpSink
+from vivier.rules.cadences import today_in
+from vivier.store.schema import Candidate, Preference, Suppression
 
 pytestmark = [pytest.mark.browser, pytest.mark.smtp, pytest.mark.usefixtures("prefect_harness")]
 

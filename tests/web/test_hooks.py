@@ -14,7 +14,7 @@ import pytest
 from tests import builders
 from tests.test_events import WHEN, sent
 from tests.web.conftest import LiveServer, rows
-from vivier.schema import Consent, Interaction, Suppression
+from vivier.store.schema import Consent, Interaction, Suppression
 
 SECRET = "whsec-test-0123456789"
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests import builders
 from tests.web.conftest import LiveServer, form_token, rows
-from vivier.schema import Consent, Interaction, Suppression
+from vivier.store.schema import Consent, Interaction, Suppression
 
 ONE_CLICK = {"content-type": "application/x-www-form-urlencoded"}
 

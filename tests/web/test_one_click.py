@@ -8,9 +8,9 @@ import pytest
 from flows.nurture import nurture
 from tests import builders
 from tests.web.conftest import LiveServer, rows
-from vivier.cadences import today_in
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Consent, Decision, Interaction, Suppression
+from vivier.rules.cadences import today_in
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Decision, Interaction, Suppression
 
 ONE_CLICK_BODY = b"List-Unsubscribe=One-Click"
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -8,10 +8,10 @@ import time
 
 import httpx
 
+from app.web.headers import CONTENT_SECURITY_POLICY
 from tests import builders
 from tests.web.conftest import LiveServer, form_token, rows
-from vivier.schema import Consent, Interaction, Preference
-from vivier.web.headers import CONTENT_SECURITY_POLICY
+from vivier.store.schema import Consent, Interaction, Preference
 
 UA = {"user-agent": "Mozilla/5.0 (vivier tests)"}
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from tests import builders
 from tests.web.conftest import rows
 from vivier import preferences
-from vivier.identity import email_hash
 from vivier.preferences import Change, ChoiceRefused, Choices, Evidence, UnknownCandidate
-from vivier.schema import Candidate, Consent, Interaction, Preference, Suppression
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Consent, Interaction, Preference, Suppression
 
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Connection, Table, select
 
-from vivier.schema import Base, Candidate
+from vivier.store.schema import Base, Candidate
 
 
 class CandidateNotFound(LookupError):

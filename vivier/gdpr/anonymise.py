@@ -37,9 +37,9 @@ from sqlalchemy import (
 )
 
 from vivier.gdpr import person_tables
-from vivier.identity import email_hash, normalise_email
-from vivier.schema import Candidate, Interaction, Send, utcnow
-from vivier.sql import add_suppressions, drop_pending
+from vivier.rules.identity import email_hash, normalise_email
+from vivier.store.schema import Candidate, Interaction, Send, utcnow
+from vivier.store.sql import add_suppressions, drop_pending
 
 ERASED = "[erased]"
 # Kept on the profile: the ATS id refuses a re-import; status and locale feed the report.

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from vivier.gdpr import person_tables
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Suppression, utcnow
+from vivier.rules.identity import email_hash
+from vivier.store.schema import Candidate, Suppression, utcnow
 
 FORMAT = "vivier.personal-data/1"
 ABOUT = {

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select
 
 from vivier.gdpr.anonymise import anonymise
-from vivier.schema import Candidate, Consent, Interaction, Preference, utcnow
+from vivier.store.schema import Candidate, Consent, Interaction, Preference, utcnow
 
 # Interaction kinds that are the person's own doing.
 ACTIVE_KINDS = ("replied", "clicked", "applied", "unsubscribed", "resubscribed")
@@ -54,7 +54,7 @@ def active_since(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-_active_since = active_since  # the name vivier.survey imported first; use `active_since`
+_active_since = active_since  # the name vivier.pipeline.survey imported first; use `active_since`
 
 
 def due_for_retention(

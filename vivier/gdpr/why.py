@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from vivier.cadences import STATUS_CADENCE, period_start
 from vivier.gdpr.export import plain
 from vivier.gdpr.retention import last_active_contact, months_after
-from vivier.identity import email_hash
-from vivier.schema import Candidate, Consent, Decision, Preference, Run, Send, Suppression
-from vivier.segments import Segments
+from vivier.rules.cadences import STATUS_CADENCE, period_start
+from vivier.rules.identity import email_hash
+from vivier.rules.segments import Segments
+from vivier.store.schema import Candidate, Consent, Decision, Preference, Run, Send, Suppression
 
 UNDECIDED = "not_considered"
 

@@ -35,7 +35,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from vivier.cadences import CADENCES
 from vivier.report.model import (
     Counts,
     PeriodFigures,
@@ -44,8 +43,9 @@ from vivier.report.model import (
     TrendPoint,
     funnel_of,
 )
-from vivier.schema import Application, Decision, Interaction, Send, utcnow
-from vivier.segments import DEFAULT_SEGMENT
+from vivier.rules.cadences import CADENCES
+from vivier.rules.segments import DEFAULT_SEGMENT
+from vivier.store.schema import Application, Decision, Interaction, Send, utcnow
 
 EVENT_FLAGS = ("delivered", "opened", "clicked", "replied", "complained", "unsubscribed")
 Key = tuple[str, str, str]  # cadence, segment, period_key

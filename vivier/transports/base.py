@@ -7,7 +7,7 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
-from vivier.mime import OutgoingMessage
+from vivier.messages.mime import OutgoingMessage
 
 
 class Outcome(StrEnum):

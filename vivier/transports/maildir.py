@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from vivier.mime import OutgoingMessage
+from vivier.messages.mime import OutgoingMessage
 from vivier.transports.base import ClosingSession, Outcome, SendResult, TransportUnavailable
 
 SUBFOLDERS = ("tmp", "new", "cur")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from vivier.mime import OutgoingMessage
+from vivier.messages.mime import OutgoingMessage
 from vivier.transports.base import ClosingSession, Outcome, SendResult
 
 NOT_SENT = "not sent (transport none)"

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vivier.mime import HeaderInjection, OutgoingMessage, plain_address
+from vivier.messages.mime import HeaderInjection, OutgoingMessage, plain_address
 from vivier.settings import Settings, SmtpTls
 from vivier.transports.base import ClosingSession, Outcome, SendResult, TransportUnavailable
 from vivier.transports.ratelimit import TokenBucket

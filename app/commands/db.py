@@ -1,0 +1,21 @@
+"""`vivier db …`: the schema."""
+
+from __future__ import annotations
+
+import typer
+
+from app.commands.common import console, load
+from vivier.store import db
+
+app = typer.Typer(help="Create or migrate the database schema.", no_args_is_help=True)
+
+
+@app.command()
+def upgrade() -> None:
+    """Create or migrate the schema to the latest version (safe to run again).
+
+    Example: VIVIER_DATABASE_URL=postgresql+psycopg://vivier@db/vivier vivier db upgrade
+    """
+    settings = load()
+    db.upgrade(settings.database_url)
+    console.print(f"schema up to date ({len(db.current_tables(settings.database_url))} tables)")

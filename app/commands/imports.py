@@ -1,0 +1,166 @@
+"""`vivier import …`: ATS exports. Exit 0: all rows in; 1: rows rejected; 2: file unreadable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from app.commands.common import console, engine, err_console, load
+from vivier.imports.applications import ApplicationImportReport, import_applications
+from vivier.imports.event_file import EventImportReport, import_events
+from vivier.imports.events import DEFAULT_SOURCE, check_source
+from vivier.imports.people import ImportFileError, ImportReport, import_candidates, import_consents
+
+SHOWN_REJECTIONS = 200
+
+app = typer.Typer(
+    help="Import candidates, consents and applications from the ATS, and email provider events "
+    "(CSV, UTF-8; events and applications also JSON Lines). "
+    "Exit code 0: every row imported; 1: some rows rejected (listed); 2: file not readable.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def candidates(
+    file: Path = typer.Argument(..., help="CSV export of the ATS, UTF-8, comma-separated."),
+) -> None:
+    """Add or update candidates by ATS id (external_id); list the rows left out and why.
+
+    Columns: external_id,email,first_name,last_name,locale,status (required) and
+    city,search_location,expertise,tags,last_applied_at (optional).
+
+    Tags are separated by ';'. Dates are ISO 8601: 2026-03-14 or 2026-03-14T09:30:00+01:00.
+
+    Values starting with = + @ (or - then a non-digit) are refused as spreadsheet formulas.
+
+    Example: vivier import candidates exports/ats-candidates.csv
+    """
+    settings = load()
+    database = engine(settings)
+    _finish(lambda: import_candidates(database, file, zone=settings.zone), "candidates")
+
+
+@app.command()
+def consents(
+    file: Path = typer.Argument(..., help="CSV export of consent events, UTF-8."),
+) -> None:
+    """Append consent events (granted, withdrawn, denied); re-importing adds nothing twice.
+
+    Columns: external_id,state,recorded_at (required) and source,evidence (optional).
+
+    Evidence is free text or a JSON object. Import the candidates first.
+
+    Example: vivier import consents exports/ats-consents.csv
+    """
+    settings = load()
+    database = engine(settings)
+    _finish(lambda: import_consents(database, file, zone=settings.zone), "consent events")
+
+
+@app.command()
+def events(
+    file: Path = typer.Argument(..., help="Provider events: CSV, or JSON Lines if it ends in .jsonl."),
+    source: str = typer.Option(DEFAULT_SOURCE, help="The provider's name: the namespace of its event ids (as the hook's ?source=)."),
+) -> None:
+    """Record email provider events once each: delivered, opened, clicked, bounced, complained, replied.
+
+    Columns (or JSON keys): type,message_id,occurred_at (required) and id,bounce_type,url,recipient (optional).
+
+    Events match their message by Message-ID (with or without <>); one matching no send is kept as an orphan. bounce_type (hard or soft) is required for bounced. occurred_at must carry its offset: 2026-11-23T09:30:00+01:00.
+
+    A hard bounce suppresses the address; a complaint suppresses it and withdraws consent. Importing the same events again records nothing twice.
+
+    Example: vivier import events exports/esp-events.jsonl
+    """
+    try:
+        check_source(source)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from None
+    database = engine(load())
+    _finish(lambda: import_events(database, file, source), "events", _event_notes)
+
+
+@app.command()
+def applications(
+    file: Path = typer.Argument(..., help="Applications export of the ATS: CSV, or JSON Lines if it ends in .jsonl."),
+) -> None:
+    """Add or update applications per candidate and job; record applied and hired interactions once.
+
+    Columns (or JSON keys): external_id,job,applied_at (required) and outcome,outcome_at (optional).
+
+    external_id is the candidate's ATS id, job the ATS job id. Outcomes: applied (default), screening, interview, offer, hired, rejected, withdrawn.
+
+    A known application keeps its earliest applied_at and takes the new outcome. Import the candidates first.
+
+    Example: vivier import applications exports/ats-applications.csv
+    """
+    settings = load()
+    database = engine(settings)
+    _finish(lambda: import_applications(database, file, zone=settings.zone), "applications",
+            _application_notes)
+
+
+def _event_notes(report: ImportReport) -> list[str]:
+    result = report.result if isinstance(report, EventImportReport) else None
+    if result is None:
+        return []
+    notes = []
+    if result.orphans:
+        notes.append(f"{result.orphans:,} orphan event(s): their Message-ID matches no send (kept)")
+    if result.suppressed:
+        notes.append(f"{result.suppressed:,} address(es) suppressed (hard bounce or complaint)")
+    if result.withdrawn:
+        notes.append(f"{result.withdrawn:,} consent(s) withdrawn after a complaint")
+    return notes
+
+
+def _application_notes(report: ImportReport) -> list[str]:
+    hires = report.hires if isinstance(report, ApplicationImportReport) else 0
+    return [f"{hires:,} hire(s) recorded"] if hires else []
+
+
+def _finish(
+    run: Callable[[], ImportReport], noun: str,
+    notes: Callable[[ImportReport], list[str]] = lambda report: [],
+) -> None:
+    """Run the import, print its report and exit with the code the report deserves."""
+    try:
+        report = run()
+    except ImportFileError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    line = f"{report.file}: {report.imported:,} {noun} imported"
+    if report.updated:
+        line += f", {report.updated:,} updated"
+    if report.skipped:
+        line += f", {report.skipped:,} already recorded (skipped)"
+    console.print(escape(line) + f", {len(report.rejected):,} rejected")
+    if report.suppressed_matches:
+        console.print(f"{report.suppressed_matches:,} imported row(s) match a suppression "
+                      "and will not be messaged")
+    for note in notes(report):
+        console.print(escape(note))
+    if report.ignored_columns:
+        console.print(f"ignored unknown column(s): {escape(', '.join(report.ignored_columns))}")
+    if report.rejected:
+        console.print(rejections_table(report))
+        raise typer.Exit(1)
+
+
+def rejections_table(report: ImportReport) -> Table:
+    """Rejected rows by line: ATS id and reason only (no email, no names)."""
+    table = Table(title=f"Rejected rows of {escape(report.file)}")
+    table.add_column("line", justify="right")
+    table.add_column("external_id")
+    table.add_column("reason")
+    for rejection in report.rejected[:SHOWN_REJECTIONS]:
+        shown_id = escape(repr(rejection.external_id)[1:-1]) if rejection.external_id else "—"
+        table.add_row(str(rejection.line), shown_id, escape(rejection.reason))
+    if len(report.rejected) > SHOWN_REJECTIONS:
+        table.caption = f"first {SHOWN_REJECTIONS} of {len(report.rejected):,} rejected rows"
+    return table

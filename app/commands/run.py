@@ -1,0 +1,120 @@
+"""`vivier run` and `vivier demo`: run the cadences locally and show what happened."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markdown import Markdown
+
+from app.commands.common import console, engine, err_console, load
+from vivier.rules.cadences import CadenceName, PeriodTooLate
+from vivier.rules.segments import SegmentProblem
+
+
+def run(
+    cadence: CadenceName = typer.Argument(..., help="weekly, monthly or quarterly"),
+    as_of: str | None = typer.Option(None, "--as-of", help="a day of the period (YYYY-MM-DD)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="decide and render, send nothing"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N candidates"),
+    segment: list[str] | None = typer.Option(None, "--segment", help="only this segment (repeat)"),
+    force: bool = typer.Option(False, "--force", help="send a period past its lateness limit"),
+) -> None:
+    """Run one cadence now, for the period that contains --as-of (default: today).
+
+    Examples:
+
+      vivier run weekly                       # this ISO week's message to active candidates
+
+      vivier run monthly --dry-run            # who would get this month's message, and why not
+
+      vivier run weekly --segment hr-canada --limit 50
+
+      vivier run quarterly --as-of 2026-07-01 --force   # a late quarter, on purpose
+    """
+    settings = load()
+    engine(settings)
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        err_console.print(f"[red]--as-of {as_of!r} is not a date: use YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from None
+    summary = run_cadence(cadence, day, dry_run=dry_run, limit=limit, segments=segment, force=force)
+    show(summary)
+
+
+# A local run starts Prefect's ephemeral server: give a busy laptop time, and send no telemetry.
+PREFECT_LOCAL_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+def run_cadence(
+    cadence: CadenceName, day: date | None, *, run_name: str | None = None,
+    run_tags: tuple[str, ...] = (), **options: Any,
+) -> dict[str, Any]:
+    """Run the flow in this process; refusals become a clean error, not a traceback."""
+    for name, value in PREFECT_LOCAL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from prefect import tags
+
+    from flows.nurture import nurture
+
+    flow = nurture.with_options(flow_run_name=run_name) if run_name else nurture
+    try:
+        with tags(*run_tags):
+            return flow(cadence=cadence, as_of=day, **options)
+    except (PeriodTooLate, SegmentProblem) as refusal:
+        err_console.print(f"[red]{refusal}[/red]")
+        raise typer.Exit(2) from None
+
+
+def show(summary: dict[str, Any]) -> None:
+    from vivier.pipeline.summary import RunSummary
+    from vivier.pipeline.tally import Tally
+
+    run = RunSummary(summary["cadence"], summary["period_key"], summary["as_of"],
+                     summary["dry_run"], summary["run_id"], summary["flow_run_id"],
+                     Tally.from_dict(summary), summary["seconds"], summary["outcome"],
+                     summary["notes"])
+    console.print(Markdown(run.markdown()))
+
+
+def demo(
+    candidates: int = typer.Option(500, help="demo candidates to seed (first run only)"),
+) -> None:
+    """Set up the embedded default (SQLite + Maildir), seed demo data, run the three cadences."""
+    from demo.seed import seed_demo
+
+    settings = load()
+    eng = engine(settings)
+    console.rule("[bold]vivier demo")
+    from vivier.rules.cadences import today_in
+
+    seed_demo(eng, candidates, 42, today_in(settings.zone), settings.zone)
+    from demo.history import seed_history  # past periods, so the report has a story
+
+    seed_history(eng, settings, today_in(settings.zone))
+    console.print("The demo runs every cadence for today's period, forcing those past their "
+                  "lateness limit (scheduled deployments run on time and never need it).")
+    for cadence in CadenceName:
+        show(run_cadence(cadence, None, force=True))
+    outbox = Path(settings.maildir_path)
+    sample = next(iter(sorted((outbox / "new").glob("*"))), None)
+    from app.commands.report import demo_report
+
+    console.rule("[bold]the nurturing report")
+    report_file = demo_report(outbox.parent / "report.html")
+    console.rule("[bold]where to look")
+    console.print(f"database:  {settings.database_url}")
+    console.print(f"outbox:    {outbox}/ (a Maildir: open it with `mutt -f {outbox}`)")
+    if sample:
+        console.print(f"a message: {sample}")
+    console.print(f"report:    {report_file} (open it in a browser; `vivier report --help` for more)")
+    console.print("again:     `make demo` reruns the cadences; nothing is sent twice.")

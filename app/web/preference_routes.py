@@ -1,0 +1,93 @@
+"""The preference page: `GET /p/{token}` shows the choices, `POST /p/{token}` saves them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import HTMLResponse
+
+from app.web.context import WebContext, web_context
+from app.web.csrf import check_form_token, form_token
+from app.web.links import LinkProblem, candidate_for, evidence
+from vivier.messages.tokens import make_token
+from vivier.preferences import (
+    CandidateState,
+    Change,
+    ChoiceRefused,
+    Choices,
+    apply_choices,
+    read_state,
+)
+from vivier.store.schema import FREQUENCIES
+
+router = APIRouter()
+Web = Annotated[WebContext, Depends(web_context)]
+Field = Annotated[str | None, Form()]
+_ANSWERS = {"yes": True, "no": False, None: None}
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preference_page(token: str, request: Request, web: Web) -> HTMLResponse:
+    """The candidate's current choices, in their language, ready to change."""
+    state = read_state(web.engine, candidate_for(web.settings, token, "preferences"))
+    return _page(web, request, token, state)
+
+
+@router.post("/p/{token}", response_class=HTMLResponse)
+def save_preferences(
+    token: str, request: Request, web: Web, form_token: Field = None, consent: Field = None,
+    frequency: Field = None, privileged: Field = None,
+) -> HTMLResponse:
+    """Save the form (CSRF-checked) and confirm what changed."""
+    candidate_id = candidate_for(web.settings, token, "preferences")
+    check_form_token(web.settings, form_token or "", token)
+    if consent not in _ANSWERS or (frequency is not None and frequency not in FREQUENCIES):
+        raise LinkProblem("bad_choice")
+    choices = Choices(
+        frequency=frequency, consent=_ANSWERS[consent],
+        # Saying "no" leaves the pool whatever the box says; an unchecked box sends nothing.
+        privileged=None if consent == "no" else privileged == "yes",
+    )
+    try:
+        changes = apply_choices(web.engine, candidate_id, choices,
+                                evidence(request, token, "preference_centre"))
+    except ChoiceRefused:
+        state = read_state(web.engine, candidate_id)
+        return _page(web, request, token, state, error="error_privileged", status_code=422)
+    state = read_state(web.engine, candidate_id)
+    language = web.language_of(request, state.locale)
+    return web.pages.render("saved.html", language, state=state, token=token,
+                            sentences=describe(changes, web.pages.words[language]))
+
+
+def _page(
+    web: WebContext, request: Request, token: str, state: CandidateState,
+    error: str | None = None, status_code: int = 200,
+) -> HTMLResponse:
+    return web.pages.render(
+        "preferences.html", web.language_of(request, state.locale), status_code,
+        state=state, token=token, form_token=form_token(web.settings, token), error=error,
+        consenting=state.consent == "granted" and not state.unsubscribed,
+        frequencies=FREQUENCIES, retention_months=web.settings.retention_months,
+        unsubscribe_token=make_token(web.settings, state.candidate_id, "unsubscribe"),
+    )
+
+
+def describe(changes: list[Change], words: dict[str, str]) -> list[str]:
+    """One sentence per change, in the page's language."""
+    sentences = []
+    for change in changes:
+        if change.what == "frequency":
+            sentences.append(words["change_frequency"].format(
+                before=words[f"frequency_{change.before}"].lower(),
+                after=words[f"frequency_{change.after}"].lower()))
+        elif change.what == "privileged":
+            sentences.append(words["change_privileged_joined" if change.after
+                                   else "change_privileged_left"])
+        elif change.what == "consent":
+            sentences.append(words["change_consent_granted" if change.after == "granted"
+                                   else "change_consent_withdrawn"])
+        elif change.what == "unsubscribed":
+            sentences.append(words["change_unsubscribed" if change.after else "change_resubscribed"])
+    return sentences

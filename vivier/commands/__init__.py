@@ -1,1 +1,0 @@
-"""The CLI's verbs, one module per concern; `vivier.cli` assembles them."""

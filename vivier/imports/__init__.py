@@ -1,0 +1,1 @@
+"""Files and events coming in: reading + report; candidates, consents, events, applications."""

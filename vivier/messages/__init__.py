@@ -1,0 +1,1 @@
+"""What a candidate receives: template environment, rendering, context, MIME, signed links."""

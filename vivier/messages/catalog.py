@@ -1,0 +1,91 @@
+"""What fills a period's messages: open jobs that match a candidate, and the period's content."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, or_, select
+
+from vivier.rules.vocabulary import REGIONS, REMOTE
+from vivier.store.schema import Content, Job
+
+MAX_OPENINGS = 5
+MAX_ITEMS = 3
+JOB_FRESHNESS = timedelta(days=30)
+CONTENT_FRESHNESS = timedelta(days=120)
+EVENT_HORIZON = timedelta(days=90)
+CONTENT_KEYS = {"article": "articles", "news": "news", "event": "events", "tip": "tips",
+                "success_story": "success_stories"}
+
+
+@dataclass
+class Catalog:
+    """The openings and content available on the run's reference date, indexed for matching."""
+
+    jobs_by_expertise: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    content_by_language: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def openings_for(self, expertise: str | None, places: set[str]) -> list[dict[str, Any]]:
+        """Up to five recent jobs in the candidate's expertise where they search (or remote)."""
+        jobs = self.jobs_by_expertise.get((expertise or "").casefold(), [])
+        wanted = reachable(places)
+        return [_public(job) for job in jobs if job["location"].casefold() in wanted][:MAX_OPENINGS]
+
+    def content_for(self, language: str) -> dict[str, list[dict[str, Any]]]:
+        return self.content_by_language.get(language) or {key: [] for key in CONTENT_KEYS.values()}
+
+
+def reachable(places: set[str]) -> set[str]:
+    """Casefolded places a search covers: the places, their region's cities, and remote work."""
+    covered = {place.casefold() for place in places} | {REMOTE.casefold()}
+    for region, cities in REGIONS.items():
+        names = {region.casefold(), *(city.casefold() for city in cities)}
+        if region.casefold() in covered:
+            covered |= names
+        elif covered & names:
+            covered.add(region.casefold())  # a job "in Canada" fits someone searching in Toronto
+    return covered
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    return {key: job[key] for key in ("title", "company", "location", "url")}
+
+
+def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
+    """Jobs open on `as_of` and published in the last 30 days; recent content and coming events."""
+    moment = datetime.combine(as_of, time(23, 59, 59), zone)
+    jobs = conn.execute(
+        select(Job.title, Job.company, Job.location, Job.expertise, Job.url)
+        .where(Job.published_at <= moment, Job.published_at > moment - JOB_FRESHNESS,
+               or_(Job.closes_at.is_(None), Job.closes_at > moment))
+        .order_by(Job.published_at.desc(), Job.id)
+    )
+    by_expertise: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        row = dict(job._mapping)
+        row["location"] = row["location"] or ""
+        by_expertise[(row["expertise"] or "").casefold()].append(row)
+
+    items = conn.execute(
+        select(Content.kind, Content.locale, Content.title, Content.summary, Content.url,
+               Content.event_at)
+        .where(Content.published_at <= moment,
+               Content.published_at > moment - CONTENT_FRESHNESS,
+               or_(Content.expires_at.is_(None), Content.expires_at > moment),
+               or_(Content.event_at.is_(None),
+                   Content.event_at.between(moment - timedelta(days=1), moment + EVENT_HORIZON)))
+        .order_by(Content.published_at.desc(), Content.id)
+    )
+    by_language: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for item in items:
+        language = (item.locale or "en")[:2].lower()
+        lists = by_language.setdefault(language, {key: [] for key in CONTENT_KEYS.values()})
+        bucket = lists[CONTENT_KEYS[item.kind]]
+        if len(bucket) < MAX_ITEMS:
+            bucket.append({"title": item.title, "summary": item.summary or "", "url": item.url,
+                           "event_at": item.event_at})
+    return Catalog(dict(by_expertise), by_language)

@@ -1,0 +1,1 @@
+"""A run of the pipeline: resources, audiences, extract, plan, deliver, guardrails, tally, summary."""

@@ -1,0 +1,135 @@
+"""Reading the pool in key-range batches, with the facts the policy needs, in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, or_, select
+
+from vivier.rules.cadences import STATUS_CADENCE
+from vivier.store.schema import Candidate, Consent, Interaction, Preference, Send, Suppression
+from vivier.store.sql import one_of
+
+CANDIDATE_COLUMNS = (
+    Candidate.id, Candidate.external_id, Candidate.email, Candidate.first_name,
+    Candidate.last_name, Candidate.locale, Candidate.city, Candidate.search_location,
+    Candidate.expertise, Candidate.tags, Candidate.status, Candidate.last_applied_at,
+    Candidate.last_contacted_at, Candidate.created_at, Candidate.erased_at,
+)
+
+
+def effective_cadence():  # type: ignore[no-untyped-def]
+    """SQL for a candidate's cadence: their own choice, else their status's default.
+
+    The `none` pool is extracted by its status cadence so the exclusion is recorded.
+    """
+    by_status = case(*((Candidate.status == s, c) for s, c in STATUS_CADENCE.items()))
+    own_choice = or_(Preference.frequency.is_(None), Preference.frequency == "none")
+    return case((own_choice, by_status), else_=Preference.frequency)
+
+
+def _pool(cadence: str):  # type: ignore[no-untyped-def]
+    return and_(Candidate.erased_at.is_(None), effective_cadence() == cadence)
+
+
+def batch_bounds(
+    conn: Connection, cadence: str, batch_size: int, limit: int | None = None
+) -> list[tuple[int, int]]:
+    """Id ranges `(lo, hi]` of about `batch_size` candidates each, over the cadence's pool."""
+    numbered = (
+        select(Candidate.id, func.row_number().over(order_by=Candidate.id).label("rn"))
+        .outerjoin(Preference, Preference.candidate_id == Candidate.id)
+        .where(_pool(cadence))
+        .subquery()
+    )
+    query = select(numbered.c.id, numbered.c.rn).where(
+        (numbered.c.rn % batch_size == 0)
+        | (numbered.c.rn == select(func.max(numbered.c.rn)).scalar_subquery())
+    )
+    if limit is not None:
+        query = query.where(numbered.c.rn <= limit)
+        cut = select(numbered.c.id).where(numbered.c.rn == limit).scalar_subquery()
+        query = query.union(select(cut, limit).where(cut.is_not(None)))
+    edges = sorted({row.id for row in conn.execute(query) if row.id is not None})
+    bounds, low = [], 0
+    for edge in edges:
+        bounds.append((low, edge))
+        low = edge
+    return bounds
+
+
+def read_batch(conn: Connection, cadence: str, lo: int, hi: int) -> list[dict[str, Any]]:
+    """The cadence's candidates with `lo < id <= hi`, with their own frequency choice."""
+    query = (
+        select(*CANDIDATE_COLUMNS, Preference.frequency, Preference.privileged)
+        .outerjoin(Preference, Preference.candidate_id == Candidate.id)
+        .where(Candidate.id > lo, Candidate.id <= hi, _pool(cadence))
+        .order_by(Candidate.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def read_candidates(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    query = select(*CANDIDATE_COLUMNS).where(one_of(Candidate.id, ids))
+    return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturing") -> dict[int, str]:
+    """The consent state in force per candidate in `(lo, hi]` (latest event wins)."""
+    ranked = (
+        select(
+            Consent.candidate_id, Consent.state,
+            func.row_number().over(
+                partition_by=Consent.candidate_id,
+                order_by=(Consent.recorded_at.desc(), Consent.id.desc()),
+            ).label("rank"),
+        )
+        .where(Consent.candidate_id > lo, Consent.candidate_id <= hi, Consent.purpose == purpose)
+        .subquery()
+    )
+    rows = conn.execute(select(ranked.c.candidate_id, ranked.c.state).where(ranked.c.rank == 1))
+    return {row.candidate_id: row.state for row in rows}
+
+
+def recent_replies(conn: Connection, lo: int, hi: int, since: datetime) -> dict[int, datetime]:
+    """The latest reply since `since` per candidate in `(lo, hi]`."""
+    query = (
+        select(Interaction.candidate_id, func.max(Interaction.occurred_at).label("at"))
+        .where(Interaction.candidate_id > lo, Interaction.candidate_id <= hi,
+               Interaction.kind == "replied", Interaction.occurred_at >= since)
+        .group_by(Interaction.candidate_id)
+    )
+    return {row.candidate_id: row.at for row in conn.execute(query)}
+
+
+def suppressed(conn: Connection, hashes: Iterable[str]) -> set[str]:
+    wanted = list(set(hashes))
+    if not wanted:
+        return set()
+    rows = conn.execute(select(Suppression.email_hash).where(one_of(Suppression.email_hash, wanted)))
+    return set(rows.scalars())
+
+
+def ledger(conn: Connection, cadence: str, period_key: str, lo: int, hi: int) -> dict[int, Any]:
+    """This period's send rows for candidates in `(lo, hi]`."""
+    query = select(Send.candidate_id, Send.status, Send.claimed_at, Send.id).where(
+        Send.cadence == cadence, Send.period_key == period_key,
+        Send.candidate_id > lo, Send.candidate_id <= hi,
+    )
+    return {row.candidate_id: row for row in conn.execute(query)}
+
+
+def first_holders(conn: Connection, emails: Iterable[str]) -> dict[str, int]:
+    """For each (lower-cased) address, the smallest non-erased candidate id that holds it."""
+    wanted = list({email.lower() for email in emails if email})
+    if not wanted:
+        return {}
+    key = func.lower(Candidate.email)
+    query = (
+        select(key.label("email"), func.min(Candidate.id).label("first_id"))
+        .where(one_of(key, wanted), Candidate.erased_at.is_(None))
+        .group_by(key)
+    )
+    return {row.email: row.first_id for row in conn.execute(query)}

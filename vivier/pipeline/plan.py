@@ -1,0 +1,205 @@
+"""Plan one batch: extract, validate, apply the policy, render, and write the ledger + decisions.
+
+The same steps serve every kind of run; an `Audience` says what differs: who is read, the
+eligibility rule, the template, and whether segments filter and a holdout is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, update
+
+from data_checks import validate_candidates
+from vivier.messages.context import Period, outgoing, render_context
+from vivier.messages.mime import build_mime
+from vivier.messages.rendering import TemplateProblem
+from vivier.pipeline import extract
+from vivier.pipeline.runs import RunSpec, RunTools
+from vivier.pipeline.tally import Tally
+from vivier.rules.eligibility import CandidateFacts, Reason, exclusion
+from vivier.rules.holdout import held_out
+from vivier.rules.identity import email_hash
+from vivier.settings import Settings
+from vivier.store.schema import Decision, Send, utcnow
+from vivier.store.sql import drop_pending, one_of, upsert_pending
+
+SAMPLES_PER_RUN = 3
+CHECK_COLUMNS = (
+    "id", "external_id", "email", "first_name", "last_name", "locale", "status", "city",
+    "search_location", "expertise", "last_applied_at", "last_contacted_at", "created_at",
+)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What a kind of run reads and decides; everything else in planning is shared."""
+
+    read: Callable[[Connection, RunSpec, int, int, datetime], list[dict[str, Any]]]
+    rule: Callable[[CandidateFacts, datetime, Settings, str], str | None]  # ..., cadence/kind
+    template: Callable[[RunTools, str, str], str]  # (tools, segment, cadence) -> template folder
+    holdout: bool = True
+
+
+def _cadence_rule(facts: CandidateFacts, now: datetime, settings: Settings, cadence: str) -> str | None:
+    return exclusion(facts, now, timedelta(days=settings.contact_gap_days),
+                     timedelta(days=settings.reply_pause_days))
+
+
+CADENCE = Audience(
+    read=lambda conn, spec, lo, hi, now: extract.read_batch(conn, spec.cadence, lo, hi),
+    rule=_cadence_rule,
+    template=lambda tools, segment, cadence: tools.segments.template(segment, cadence),
+)
+
+
+def plan_batch(
+    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools,
+    audience: Audience = CADENCE, now: datetime | None = None,
+) -> Tally:
+    """Decide for every candidate in `(lo, hi]`; write decisions and (unless dry) pending sends."""
+    now = now or spec.started_at or utcnow()  # one 'now' per run: every batch decides alike
+    tally = Tally()
+    with engine.connect() as conn:
+        rows = audience.read(conn, spec, lo, hi, now)
+        if not rows:
+            return tally
+        consents = extract.latest_consents(conn, lo, hi)
+        ledger = extract.ledger(conn, spec.cadence, spec.period_key, lo, hi)
+        holders = extract.first_holders(conn, (row["email"] for row in rows if row["email"]))
+        hashes = {row["id"]: email_hash(row["email"]) for row in rows if row["email"]}
+        suppressed = extract.suppressed(conn, hashes.values())
+        replies = extract.recent_replies(
+            conn, lo, hi, now - timedelta(days=settings.reply_pause_days))
+
+    tally.stages["extracted"] += len(rows)
+    for row in rows:
+        row["segment"] = tools.segments.assign(row)
+    if spec.segments:
+        chosen = [row for row in rows if row["segment"] in spec.segments]
+        tally.stages["outside_segments"] += len(rows) - len(chosen)
+        rows = chosen
+    for row in rows:
+        first = holders.get((row["email"] or "").lower())
+        row["duplicate_of"] = first if first is not None and first != row["id"] else None
+
+    # Who already got this period's message is not checked again: on a rerun that is most of
+    # the pool, and their data passed the checks in the run that sent it.
+    unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != "sent"]
+    tally.stages["settled"] += len(rows) - len(unsettled)
+    findings = validate_candidates(_frame(unsettled), now)
+    tally.checks.update(findings.by_check)
+    period = Period(spec.cadence, spec.period_key, spec.period_start)
+    stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
+
+    decisions: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    gone_stale: list[int] = []
+    for row in rows:
+        candidate_id, segment = row["id"], row["segment"]
+        detail = ""
+        reason: str | None
+        if candidate_id in findings.failures:
+            reason, detail = Reason.invalid_data, ",".join(findings.failures[candidate_id])
+        else:
+            held = ledger.get(candidate_id)
+            status = held.status if held else None
+            if status == "sending" and (held.claimed_at is None or held.claimed_at < stale_before):
+                gone_stale.append(held.id)
+                status = "in_doubt"
+            facts = CandidateFacts(
+                candidate_id=candidate_id,
+                erased=row["erased_at"] is not None,
+                consent=consents.get(candidate_id),
+                suppressed=hashes.get(candidate_id) in suppressed,
+                frequency=row["frequency"],
+                ledger_status=status,
+                last_contacted_at=row["last_contacted_at"],
+                last_reply_at=replies.get(candidate_id),
+                held_out=audience.holdout and held_out(
+                    candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(segment)),
+            )
+            reason = audience.rule(facts, now, settings, spec.cadence)
+        if reason is None:
+            template = audience.template(tools, segment, spec.cadence)
+            try:
+                context = render_context(row, tools.catalog, settings, period, spec.as_of)
+                rendered = tools.renderer.render(template, row["locale"] or "", context)
+            except TemplateProblem as problem:
+                reason, detail = Reason.render_error, str(problem)
+            else:
+                pending.append({
+                    "candidate_id": candidate_id, "cadence": spec.cadence,
+                    "period_key": spec.period_key, "status": "pending", "run_id": spec.run_id,
+                    "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
+                    "template_version": rendered.template_version, "attempts": 0,
+                    "created_at": now,
+                })
+                tally.segment(segment)["planned"] += 1
+                if spec.dry_run and lo == 0 and len(tally.samples) < SAMPLES_PER_RUN:
+                    tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
+        if reason is not None:
+            decisions.append({
+                "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
+                "period_key": spec.period_key, "segment": segment, "reason": str(reason),
+                "detail": detail or None, "dry_run": spec.dry_run, "decided_at": now,
+            })
+            tally.reasons[str(reason)] += 1
+            tally.segment(segment)[str(reason)] += 1
+            if reason in (Reason.invalid_data, Reason.render_error):
+                tally.quarantine(candidate_id, str(reason), detail[:200])
+
+    tally.stages["invalid"] += tally.reasons[Reason.invalid_data.value]
+    tally.stages["planned"] += len(pending)
+    _write_plan(engine, spec, decisions, pending, gone_stale)
+    return tally
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(
+        [{column: row[column] for column in CHECK_COLUMNS} for row in rows],
+        columns=list(CHECK_COLUMNS),
+    )
+    frame["duplicate_of"] = pd.array([row["duplicate_of"] for row in rows], dtype="Int64")
+    return frame
+
+
+def _write_plan(
+    engine: Engine, spec: RunSpec, decisions: list[dict[str, Any]],
+    pending: list[dict[str, Any]], gone_stale: list[int],
+) -> None:
+    with engine.begin() as conn:
+        if decisions:
+            conn.execute(insert(Decision), decisions)
+        if spec.dry_run:
+            return
+        if gone_stale:
+            conn.execute(
+                update(Send).where(Send.id.in_(gone_stale), Send.status == "sending")
+                .values(status="in_doubt", error="claim expired: the sender stopped mid-chunk")
+            )
+        excluded = [row["candidate_id"] for row in decisions]
+        if excluded:
+            # A pending row from an earlier, interrupted run must not outlive a new "no".
+            drop_pending(conn, Send.cadence == spec.cadence, Send.period_key == spec.period_key,
+                         one_of(Send.candidate_id, excluded))
+        if pending:
+            upsert_pending(conn, pending)
+
+
+def _write_sample(
+    settings: Settings, spec: RunSpec, row: dict[str, Any], rendered: Any,
+    context: dict[str, Any], now: datetime,
+) -> str:
+    folder = Path(settings.samples_dir) / f"{spec.cadence}-{spec.period_key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    period = Period(spec.cadence, spec.period_key, spec.period_start)
+    message = outgoing(0, row, rendered, context, period, settings, now)
+    path = folder / f"candidate-{row['id']}.eml"
+    path.write_bytes(build_mime(message, settings.sender_address, settings.sender_name))
+    return str(path)

@@ -1,0 +1,108 @@
+"""A run of a cadence for one period: its spec, its record in `runs`, its shared tools."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from vivier.messages.catalog import Catalog, load_catalog
+from vivier.messages.rendering import Renderer, available_templates
+from vivier.rules.segments import Segments, load_segments
+from vivier.settings import Settings
+from vivier.store.schema import Run, Send, utcnow
+from vivier.store.sql import drop_pending
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one run does; small and plain so it can travel to task runs and workers."""
+
+    run_id: int
+    cadence: str
+    period_key: str
+    period_start: date
+    as_of: date
+    dry_run: bool = False
+    flow_run_id: str | None = None
+    segments: tuple[str, ...] | None = None
+    started_at: datetime | None = None  # the run's "now": every batch judges dates the same way
+
+
+@dataclass
+class RunTools:
+    """Compiled once per process and run: templates, segments, the period's catalog."""
+
+    renderer: Renderer
+    segments: Segments
+    catalog: Catalog
+
+
+_tools: dict[tuple[int, str], RunTools] = {}
+_lock = threading.Lock()
+_KEEP_RUNS = 4  # runs whose tools a process keeps (concurrent runs share a worker process)
+
+
+def tools_for(engine: Engine, settings: Settings, spec: RunSpec) -> RunTools:
+    """The run's tools, built on first use in this process (templates never compiled per message)."""
+    key = (spec.run_id, settings.database_url)
+    with _lock:
+        if key not in _tools:
+            segments = load_segments(settings.segments_file)
+            segments.check_templates(available_templates(settings.templates_dir))
+            with engine.connect() as conn:
+                catalog = load_catalog(conn, spec.as_of, settings.zone)
+            while len(_tools) >= _KEEP_RUNS:
+                del _tools[next(iter(_tools))]  # oldest first: memory stays flat
+            _tools[key] = RunTools(
+                Renderer(settings.templates_dir, zone=settings.team_timezone), segments, catalog
+            )
+        return _tools[key]
+
+
+def open_run(
+    engine: Engine, cadence: str, period_key: str, dry_run: bool, flow_run_id: str | None
+) -> int:
+    with engine.begin() as conn:
+        return int(conn.execute(
+            Run.__table__.insert().returning(Run.id),
+            {"cadence": cadence, "period_key": period_key, "dry_run": dry_run,
+             "flow_run_id": flow_run_id, "state": "planning", "started_at": utcnow(),
+             "heartbeat_at": utcnow(), "summary": {}},
+        ).scalar_one())
+
+
+def set_state(engine: Engine, run_id: int, state: str, summary: dict[str, Any] | None = None) -> None:
+    values: dict[str, Any] = {"state": state, "heartbeat_at": utcnow()}
+    if state in ("completed", "failed", "planned"):
+        values["finished_at"] = utcnow()
+    if summary is not None:
+        values["summary"] = summary
+    with engine.begin() as conn:
+        conn.execute(update(Run).where(Run.id == run_id).values(**values))
+
+
+def heartbeat(engine: Engine, run_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def release_plan(engine: Engine, run_id: int) -> None:
+    """Drop the run's pending rows (nothing of them left): used when the run stops before sending."""
+    with engine.begin() as conn:
+        drop_pending(conn, Send.run_id == run_id)
+
+
+def ledger_counts(engine: Engine, cadence: str, period_key: str) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Send.status, func.count()).where(
+                Send.cadence == cadence, Send.period_key == period_key
+            ).group_by(Send.status)
+        )
+        return {status: int(count) for status, count in rows}

@@ -1,0 +1,1 @@
+"""Pure domain rules: cadences and periods, eligibility, holdout, contact rules, vocabulary, segments."""

@@ -1,0 +1,1 @@
+"""The database: engines and migrations, the schema, dialect-aware bulk statements."""

@@ -1,9 +1,0 @@
-"""The candidate preference centre: preference page, one-click unsubscribe (RFC 8058).
-
-    from vivier.web import create_app
-    app = create_app(settings)      # served by `vivier web` (uvicorn)
-"""
-
-from vivier.web.app import create_app
-
-__all__ = ["create_app"]
