@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-deps lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/vivier demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The full suite, after installing what it needs from the system (scripts/test-deps.sh): the
+# system packages come first because creating the virtualenv may need python3-venv.
+test: test-deps
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+
+test-deps:
+	scripts/test-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check vivier app flows tasks data_checks demo testing tests bench
