@@ -7,6 +7,16 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+# The one copy of the contact rules: the ATS import reads the same, so imported rows pass.
+from vivier.rules.contact import (
+    CONTROL_PATTERN,
+    EMAIL_PATTERN,
+    LOCALE_PATTERN,
+    MAX_LENGTHS,
+    STATUSES,
+    VISIBLE_CHARACTER_PATTERN,
+)
+
 if TYPE_CHECKING:  # imported by `expectations()` only: see data_checks/runner.py
     from great_expectations.expectations import Expectation
 
@@ -18,27 +28,11 @@ DESCRIPTION = (
 )
 THRESHOLD = 0.05  # the run's gate reads settings.quality_threshold; this is its default
 
-STATUSES = ("active", "passive", "former")
 REQUIRED_TEXT = ("email", "first_name", "last_name", "locale", "status")
 OPTIONAL_TEXT = ("external_id", "city", "search_location", "expertise")
 DATE_COLUMNS = ("last_applied_at", "last_contacted_at", "created_at")
 COLUMNS = ("id", *REQUIRED_TEXT, *OPTIONAL_TEXT, *DATE_COLUMNS, "duplicate_of")
 CLOCK_SKEW = timedelta(minutes=5)  # an upstream clock a little ahead is not broken data
-MAX_LENGTHS = {
-    "email": 254,  # RFC 5321 path limit
-    "first_name": 100,
-    "last_name": 100,
-    "city": 200,
-    "search_location": 200,
-    "expertise": 200,
-}
-
-# `\Z`, not `$`: Python's `$` also matches before a trailing newline ("a@b.fr\n").
-_ATOM = r"[^\s\x00-\x1f\x7f@<>()\[\],;:\"\\.]+"
-EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_ATOM}\.)+{_ATOM}\Z"
-HAS_VISIBLE_CHARACTER = r"\S"
-CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
-LOCALE_PATTERN = r"^(?:[Ff][Rr]|[Ee][Nn])(?:[-_][A-Za-z0-9]{1,8})*\Z"
 
 
 def prepare(candidates: pd.DataFrame) -> pd.DataFrame:
@@ -75,10 +69,10 @@ def expectations(now: datetime) -> list[tuple[str, Expectation]]:
     match, never = x.ExpectColumnValuesToMatchRegex, x.ExpectColumnValuesToNotMatchRegex
     return [
         ("email_syntax", match(column="email", regex=EMAIL_PATTERN)),
-        ("first_name_required", match(column="first_name", regex=HAS_VISIBLE_CHARACTER)),
-        ("last_name_required", match(column="last_name", regex=HAS_VISIBLE_CHARACTER)),
-        ("names_clean", never(column="first_name", regex=CONTROL_CHARACTER)),
-        ("names_clean", never(column="last_name", regex=CONTROL_CHARACTER)),
+        ("first_name_required", match(column="first_name", regex=VISIBLE_CHARACTER_PATTERN)),
+        ("last_name_required", match(column="last_name", regex=VISIBLE_CHARACTER_PATTERN)),
+        ("names_clean", never(column="first_name", regex=CONTROL_PATTERN)),
+        ("names_clean", never(column="last_name", regex=CONTROL_PATTERN)),
         ("locale_supported", match(column="locale", regex=LOCALE_PATTERN)),
         ("status_known", x.ExpectColumnValuesToBeInSet(column="status", value_set=list(STATUSES))),
         # The caller points every later holder of an email at its first holder in the run.

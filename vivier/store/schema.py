@@ -23,13 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vivier.rules.contact import STATUSES, SUPPORTED_LANGUAGES
+
 CADENCES = ("weekly", "monthly", "quarterly")
 FREQUENCIES = (*CADENCES, "none")
-STATUSES = ("active", "passive", "former")
 CONSENT_STATES = ("granted", "withdrawn", "denied")
 SEND_STATES = ("pending", "sending", "sent", "failed", "in_doubt")
 SUPPRESSION_REASONS = ("unsubscribe", "hard_bounce", "complaint", "erasure")
-LOCALES = ("fr", "en")
+LOCALES = SUPPORTED_LANGUAGES
 APPLICATION_OUTCOMES = ("applied", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
