@@ -11,12 +11,9 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from tests import builders
-from vivier.imports.people import (
-    ImportFileError,
-    ImportReport,
-    import_candidates,
-    import_consents,
-)
+from vivier.imports.candidates import import_candidates
+from vivier.imports.consents import import_consents
+from vivier.imports.report import ImportFileError, ImportReport
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Suppression
 

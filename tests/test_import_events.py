@@ -17,7 +17,7 @@ from tests.test_import import write as write_lines
 from vivier.gdpr.anonymise import anonymise
 from vivier.imports.applications import import_applications
 from vivier.imports.event_file import import_events
-from vivier.imports.people import ImportFileError
+from vivier.imports.report import ImportFileError
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Application, Candidate, Consent, Interaction, Suppression
 

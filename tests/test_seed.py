@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from demo.seed import anchor_of, seed_demo
 from tests.conftest import TEMPLATE_DB
-from vivier.imports.people import CONTROL, is_supported_locale, is_valid_email
+from vivier.rules.contact import CONTROL, is_supported_locale, is_valid_email
 from vivier.rules.vocabulary import CANADA_LOCATIONS, HR_EXPERTISE
 from vivier.store import db
 from vivier.store.schema import Base, Candidate, Consent, Content, Job, Preference, Suppression

@@ -11,9 +11,11 @@ from rich.table import Table
 
 from app.commands.common import console, engine, err_console, load
 from vivier.imports.applications import ApplicationImportReport, import_applications
+from vivier.imports.candidates import import_candidates
+from vivier.imports.consents import import_consents
 from vivier.imports.event_file import EventImportReport, import_events
 from vivier.imports.events import DEFAULT_SOURCE, check_source
-from vivier.imports.people import ImportFileError, ImportReport, import_candidates, import_consents
+from vivier.imports.report import ImportFileError, ImportReport
 
 SHOWN_REJECTIONS = 200
 

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tests import builders
 from tests.gdpr.cli import app
 from tests.gdpr.scan import traces
-from vivier.imports.people import import_candidates, import_consents
+from vivier.imports.candidates import import_candidates
+from vivier.imports.consents import import_consents
 from vivier.rules.cadences import today_in
 from vivier.store.schema import Candidate, Decision, Interaction, Send
 

@@ -20,17 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
-from vivier.imports.people import (
-    CANDIDATES,
-    DEFAULT_ZONE,
-    CandidateRows,
-    ImportReport,
-    Rejection,
-    RowError,
-    clean_text,
-    load_per_candidate,
-    parse_when,
-)
+from vivier.imports.candidates import CANDIDATES
+from vivier.imports.chunks import CandidateRows, load_per_candidate
+from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when
+from vivier.imports.report import ImportReport, Rejection, RowError
 from vivier.imports.rows import read_rows
 from vivier.store.schema import APPLICATION_OUTCOMES, Application, Candidate, utcnow
 from vivier.store.sql import record_events

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from vivier.imports.events import DEFAULT_SOURCE, IngestResult, ProviderEvent, ingest, problems_of
-from vivier.imports.people import ImportReport, Rejection
+from vivier.imports.report import ImportReport, Rejection
 from vivier.imports.rows import read_rows
 
 EVENT_COLUMNS = ("type", "message_id", "occurred_at")

@@ -1,5 +1,7 @@
 """The rows of an import file, CSV or JSON Lines (chosen by the extension), as text fields.
 
+A file that cannot be read at all (missing, not UTF-8, not CSV, required columns absent)
+raises `ImportFileError` and imports nothing; a malformed row is rejected with its line.
 JSON Lines: one object per line; its values must be text, numbers or null (null reads as an
 empty field), so one row parser serves both formats. A line that is not a JSON object, or
 that lacks a required field, is rejected with its line number like a malformed CSV row.
@@ -7,11 +9,12 @@ that lacks a required field, is rejected with its line number like a malformed C
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from vivier.imports.people import ImportReport, Rejection, check_utf8, read_records
+from vivier.imports.report import ImportFileError, ImportReport, Rejection
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 Rows = Iterator[tuple[int, dict[str, str] | None]]
@@ -22,7 +25,73 @@ def read_rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
     """(line, fields by name) per row; None (already rejected) for a malformed row."""
     if path.suffix.lower() in JSONL_SUFFIXES:
         return read_jsonl_records(path, required, optional, report)
-    return read_records(path, required, optional, report)
+    return read_csv_records(path, required, optional, report)
+
+
+def read_csv_records(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...], report: ImportReport
+) -> Rows:
+    """(line, fields by column) per data row; None (already rejected) for a malformed row."""
+    check_utf8(path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise ImportFileError(f"{path.name} is empty: the first line must be the header "
+                                      f"({','.join(required + optional)})")
+            columns = [name.strip().lower() for name in header]
+            missing = [name for name in required if name not in columns]
+            if missing:
+                raise ImportFileError(
+                    f"{path.name} lacks required column(s) {', '.join(missing)} on line 1; "
+                    f"expected {','.join(required)} (optional: {','.join(optional)}). "
+                    "Nothing was imported.")
+            repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+            if repeated:
+                raise ImportFileError(f"{path.name} has column(s) {', '.join(repeated)} twice "
+                                      "on line 1: keep one. Nothing was imported.")
+            report.ignored_columns = [n for n in columns if n not in required + optional]
+            last_line = reader.line_num
+            for fields in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if not any(value.strip() for value in fields):
+                    continue  # blank line
+                if len(fields) != len(columns):
+                    at = columns.index("external_id") if "external_id" in columns else len(fields)
+                    ats_id = fields[at].strip()[:64] if len(fields) > at else None
+                    report.rejected.append(Rejection(line, ats_id, (
+                        f"has {len(fields)} fields where the header has {len(columns)}: "
+                        "check commas and quotes")))
+                    yield line, None
+                    continue
+                yield line, dict(zip(columns, fields, strict=True))
+        except csv.Error as exc:
+            raise ImportFileError(f"{path.name} line {reader.line_num} is not valid CSV "
+                                  f"({exc}). Nothing was imported.") from None
+
+
+def check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the first bad line and byte."""
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ImportFileError(
+                        f"{path.name} is not UTF-8: line {number}, byte {exc.start + 1} of the "
+                        f"line (byte {offset + exc.start + 1} of the file, 0x{raw[exc.start]:02x})."
+                        " Save it as UTF-8 (in Excel: "
+                        "'CSV UTF-8') and import again. Nothing was imported.") from None
+                offset += len(raw)
+    except FileNotFoundError:
+        raise ImportFileError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{path} is a folder, not a CSV file") from None
+    except PermissionError:
+        raise ImportFileError(f"cannot read {path}: permission denied") from None
 
 
 def read_jsonl_records(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
