@@ -24,6 +24,7 @@ from vivier.messages.context import sender_domain
 from vivier.messages.mime import message_id_for
 from vivier.pipeline import extract
 from vivier.rules.cadences import CADENCES, next_period_start, period_key, period_start
+from vivier.rules.contact import is_supported_locale
 from vivier.rules.identity import email_hash
 from vivier.rules.segments import Segments, load_segments
 from vivier.settings import Settings
@@ -127,7 +128,7 @@ def _pool(engine: Engine, cadence: str) -> list[Row]:
     return [row for row in rows
             if consents.get(row["id"]) == "granted" and row["frequency"] != "none"
             and "@" in (row["email"] or "") and email_hash(row["email"]) not in silenced
-            and (row["first_name"] or "").strip() and (row["locale"] or "")[:2] in ("fr", "en")]
+            and (row["first_name"] or "").strip() and is_supported_locale(row["locale"] or "")]
 
 
 def seed_history(engine: Engine, settings: Settings, as_of: date, seed: int = 42,

@@ -9,9 +9,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
-from vivier.messages.rendering import language_of
+from vivier.rules.contact import SUPPORTED_LANGUAGES, language_of
 
-LANGUAGES = ("fr", "en")
+LANGUAGES = SUPPORTED_LANGUAGES
 FALLBACK_LANGUAGE = "en"
 
 
