@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import great_expectations as gx
 import pandas as pd
 import pytest
 
@@ -75,6 +76,14 @@ def test_the_candidates_module_has_the_shape_of_every_data_check_module() -> Non
     }
 
 
+def test_importing_the_checks_leaves_great_expectations_unimported() -> None:
+    """GX takes seconds to import: a run, the CLI and test collection pay it only to validate."""
+    code = ("import sys, data_checks, vivier.pipeline.plan, vivier.imports.candidates; "
+            "print('great_expectations' in sys.modules)")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"
+
+
 def test_a_clean_batch_passes_every_check(validator: CandidateValidator) -> None:
     clean = batch(
         candidate(1),
@@ -99,6 +108,8 @@ BAD_VALUES: dict[str, list[dict[str, Any]]] = {
         {"email": "trailing-newline@example.fr\n"},
         {"email": "header@example.fr\r\nBcc: everyone@example.fr"},
         {"email": "double..dot@example.fr"},
+        {"email": "a" * 65 + "@example.fr"},  # local part over 64
+        {"email": "nel\x85@example.fr"},
     ],
     "first_name_required": [{"first_name": None}, {"first_name": ""}, {"first_name": "   "}],
     "last_name_required": [{"last_name": None}, {"last_name": ""}, {"last_name": "  "}],
@@ -107,6 +118,8 @@ BAD_VALUES: dict[str, list[dict[str, Any]]] = {
         {"last_name": "Martin\r"},
         {"first_name": "Jean\tPaul"},
         {"last_name": "Mar\x00tin"},
+        {"first_name": "Jean\x85Paul"},  # NEL, a C1 control
+        {"last_name": "Martin\u2028"},  # line separator
     ],
     "locale_supported": [
         {"locale": "de"},
@@ -130,6 +143,7 @@ BAD_VALUES: dict[str, list[dict[str, Any]]] = {
         {"city": "C" * 201},
         {"search_location": "S" * 201},
         {"expertise": "E" * 201},
+        {"locale": "fr-Latn-CA-abcdefgh"},  # a well-formed locale wider than its column
     ],
 }
 
@@ -309,6 +323,8 @@ def test_a_batch_with_text_in_a_date_column_says_which_column(
 def test_a_check_that_cannot_run_stops_the_batch_instead_of_passing_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import great_expectations as gx  # here, not at collection: it takes seconds to import
+
     ghost = gx.expectations.ExpectColumnValuesToNotBeNull(column="ghost")
     monkeypatch.setattr(candidates, "expectations", lambda now: [("ghost_check", ghost)])
     with pytest.raises(DataCheckBroken, match="'ghost_check' could not run on column 'ghost'"):
