@@ -21,6 +21,7 @@ from typing import Any
 import great_expectations  # noqa: F401  (data_checks imports it on first use: not a stage's time)
 
 from bench.measure import report
+from vivier.ledger import moves as ledger_moves
 from vivier.pipeline import deliver as delivery
 from vivier.pipeline import extract, runs
 from vivier.pipeline import plan as planning
@@ -35,7 +36,8 @@ SPENT: dict[str, float] = defaultdict(float)
 WRAPPED = {  # module -> names it calls, each timed as "module.name"
     planning: ("validate_candidates", "render_context", "exclusion", "_write_plan", "_frame",
                "email_hash"),
-    delivery: ("claim_chunk", "render_context", "outgoing", "build_mime", "_record"),
+    delivery: ("render_context", "outgoing", "build_mime", "_record"),
+    ledger_moves: ("claim", "withdraw", "plan", "record"),
     extract: ("read_batch", "latest_consents", "ledger", "first_holders", "suppressed",
               "read_candidates"),
 }

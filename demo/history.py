@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, exists, insert, select, update
 
 from demo.seed import bulk_insert, insert_ignoring_conflicts
+from vivier.ledger import moves as ledger_moves
 from vivier.messages.context import sender_domain
 from vivier.messages.mime import message_id_for
 from vivier.pipeline import extract
@@ -195,12 +196,12 @@ class _PeriodWriter:
                 continue
             at = self.sent_at + timedelta(seconds=2 * order)
             sends.append({"candidate_id": row["id"], "cadence": self.cadence, "period_key": self.key,
-                          "status": "sent", "run_id": run_id, "segment": row["segment"],
+                          "run_id": run_id, "segment": row["segment"],
                           "template": self.segments.template(row["segment"], self.cadence),
                           "message_id": message_id_for(self.cadence, self.key, row["id"], self.domain),
                           "attempts": 1, "created_at": started, "claimed_at": at, "sent_at": at})
         bulk_insert(self.conn, cast(Table, Decision.__table__), decisions)
-        bulk_insert(self.conn, cast(Table, Send.__table__), sends)
+        ledger_moves.record_history(self.conn, sends)
         ids = dict(self.conn.execute(select(Send.candidate_id, Send.id).where(
             Send.cadence == self.cadence, Send.period_key == self.key)).all())
         chances = ENGAGEMENT[self.cadence]

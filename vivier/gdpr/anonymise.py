@@ -37,9 +37,10 @@ from sqlalchemy import (
 )
 
 from vivier.gdpr import person_tables
+from vivier.ledger import moves as ledger_moves
 from vivier.rules.identity import email_hash, normalise_email
 from vivier.store.schema import Candidate, Interaction, Send, utcnow
-from vivier.store.sql import add_suppressions, drop_pending
+from vivier.store.sql import add_suppressions
 
 ERASED = "[erased]"
 # Kept on the profile: the ATS id refuses a re-import; status and locale feed the report.
@@ -140,7 +141,7 @@ def _anonymise_chunk(
          "source": f"gdpr-{source}"[:64], "created_at": now}
         for person in people.values() if person.email and person.email.strip()])
     # Planned but not yet claimed: nobody may deliver to an erased person.
-    drop_pending(conn, Send.candidate_id.in_(list(people)))
+    ledger_moves.withdraw(conn, Send.candidate_id.in_(list(people)))
     for table, column in person_tables():
         _scrub_rows(conn, table, column, people)
     conn.execute(update(Candidate).where(Candidate.id.in_(list(people)))

@@ -1,14 +1,17 @@
-"""What the ledger says about one cadence and period, and the audited in-doubt actions."""
+"""What the ledger says about one cadence and period; the operator's in-doubt actions are in `moves`."""
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select
 
-from vivier.store.schema import Decision, Interaction, Run, Send, utcnow
+from vivier.ledger.moves import resolve_in_doubt
+from vivier.ledger.states import SendState
+from vivier.store.schema import Decision, Run, Send
+
+__all__ = ["PeriodStatus", "period_status", "resolve_in_doubt"]
 
 
 @dataclass
@@ -30,7 +33,7 @@ def period_status(engine: Engine, cadence: str, period_key: str) -> PeriodStatus
             .group_by(Send.status))}
         status.in_doubt = list(conn.execute(
             select(Send.candidate_id).where(Send.cadence == cadence, Send.period_key == period_key,
-                                            Send.status == "in_doubt").order_by(Send.candidate_id)
+                                            Send.status == SendState.in_doubt).order_by(Send.candidate_id)
         ).scalars())
         runs = conn.execute(
             select(Run.id, Run.flow_run_id, Run.state, Run.dry_run, Run.started_at, Run.finished_at)
@@ -42,36 +45,3 @@ def period_status(engine: Engine, cadence: str, period_key: str) -> PeriodStatus
                 select(Decision.reason, func.count()).where(Decision.run_id == latest)
                 .group_by(Decision.reason))}
     return status
-
-
-def resolve_in_doubt(
-    engine: Engine, cadence: str, period_key: str, action: str, candidate_ids: list[int] | None = None
-) -> list[int]:
-    """`mark_sent`: the operator checked it arrived; `resend`: hand it back to the next run.
-
-    Either way an interaction records who decided what, and when.
-    """
-    if action not in ("mark_sent", "resend"):
-        raise ValueError(f"unknown in-doubt action {action!r}: use mark_sent or resend")
-    now = utcnow()
-    with engine.begin() as conn:
-        query = select(Send.id, Send.candidate_id).where(
-            Send.cadence == cadence, Send.period_key == period_key, Send.status == "in_doubt")
-        if candidate_ids:
-            query = query.where(Send.candidate_id.in_(candidate_ids))
-        rows = conn.execute(query).all()
-        if not rows:
-            return []
-        values: dict[str, Any] = (
-            {"status": "sent", "sent_at": now, "error": "marked sent by an operator"}
-            if action == "mark_sent"
-            else {"status": "pending", "run_id": None, "claimed_at": None,
-                  "error": "released for resend by an operator"}
-        )
-        conn.execute(update(Send).where(Send.id.in_([row.id for row in rows])).values(**values))
-        conn.execute(insert(Interaction), [{
-            "candidate_id": row.candidate_id, "send_id": row.id, "kind": f"in_doubt_{action}",
-            "cadence": cadence, "period_key": period_key, "occurred_at": now,
-            "details": {"operator": getpass.getuser(), "action": action},
-        } for row in rows])
-    return sorted(row.candidate_id for row in rows)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert
 
+from vivier.ledger import moves as ledger_moves
+from vivier.ledger.moves import Claim
+from vivier.ledger.states import SendState
 from vivier.messages.context import Period, outgoing, render_context
 from vivier.messages.mime import HeaderInjection, build_mime
 from vivier.messages.rendering import TemplateProblem
@@ -16,42 +18,11 @@ from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
-from vivier.store.schema import Candidate, Interaction, Send, utcnow
-from vivier.store.sql import add_suppressions, one_of
+from vivier.store.schema import Candidate, Interaction, utcnow
+from vivier.store.sql import add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession, TransportUnavailable
 
-
-@dataclass(frozen=True)
-class Claim:
-    send_id: int
-    candidate_id: int
-    segment: str | None
-    template: str
-
-
 BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this batch saw none
-
-
-def claim_chunk(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
-    """Atomically move up to `size` of this run's pending rows in `(lo, hi]` to `sending`."""
-    with engine.begin() as conn:
-        ids = list(conn.execute(
-            select(Send.id).where(
-                Send.run_id == spec.run_id, Send.status == "pending",
-                Send.candidate_id > lo, Send.candidate_id <= hi,
-            ).order_by(Send.candidate_id).limit(size)
-        ).scalars())
-        if not ids:
-            return []
-        # The status guard makes the claim exclusive: a concurrent run claims other rows or none.
-        claimed = conn.execute(
-            update(Send)
-            .where(one_of(Send.id, ids), Send.status == "pending", Send.run_id == spec.run_id)
-            .values(status="sending", claimed_at=utcnow(), attempts=Send.attempts + 1,
-                    flow_run_id=spec.flow_run_id)
-            .returning(Send.id, Send.candidate_id, Send.segment, Send.template)
-        )
-        return sorted((Claim(*row) for row in claimed), key=lambda claim: claim.candidate_id)
 
 
 def deliver_batch(
@@ -94,7 +65,7 @@ def deliver_batch(
         except TransportUnavailable:
             attempted = {claim.send_id for claim, _, _ in results}
             _record(engine, spec, results, candidates, tally)
-            _release(engine, [c.send_id for c in claims if c.send_id not in attempted])
+            ledger_moves.release(engine, [c.send_id for c in claims if c.send_id not in attempted])
             raise
         _record(engine, spec, results, candidates, tally)
         chunks += 1
@@ -110,7 +81,7 @@ def _claim_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size:
     with engine.connect() as conn:
         if reason := guardrails.stop_reason(conn, spec.run_id):
             raise DeliverabilityStop(reason)
-    return claim_chunk(engine, spec, lo, hi, size)
+    return ledger_moves.claim(engine, spec.run_id, spec.flow_run_id, lo, hi, size)
 
 
 def _stop(engine: Engine, spec: RunSpec, problem: str) -> None:
@@ -118,16 +89,8 @@ def _stop(engine: Engine, spec: RunSpec, problem: str) -> None:
     raise DeliverabilityStop(problem)
 
 
-def _release(engine: Engine, send_ids: list[int]) -> None:
-    """Claimed but never attempted: safe to hand back as pending."""
-    if send_ids:
-        with engine.begin() as conn:
-            conn.execute(update(Send).where(Send.id.in_(send_ids), Send.status == "sending")
-                         .values(status="pending", claimed_at=None))
-
-
-_STATUS = {Outcome.sent: "sent", Outcome.failed: "failed", Outcome.hard_bounce: "failed",
-           Outcome.in_doubt: "in_doubt"}
+_STATUS = {Outcome.sent: SendState.sent, Outcome.failed: SendState.failed,
+           Outcome.hard_bounce: SendState.failed, Outcome.in_doubt: SendState.in_doubt}
 
 
 def _record(
@@ -160,14 +123,7 @@ def _record(
             bounced.append({"email_hash": email_hash(email), "reason": "hard_bounce",
                             "source": "smtp", "created_at": now})
     with engine.begin() as conn:
-        sends = Send.__table__
-        conn.execute(
-            sends.update().where(sends.c.id == bindparam("send_id")).values(
-                status=bindparam("new_status"), message_id=bindparam("message_id"),
-                error=bindparam("error"), sent_at=bindparam("sent_at"),
-            ),
-            updates,
-        )
+        ledger_moves.record(conn, updates)
         if interactions:
             conn.execute(insert(Interaction), interactions)
         if contacted:

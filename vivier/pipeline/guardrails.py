@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from vivier.ledger.states import ATTEMPTED
 from vivier.settings import Settings
 from vivier.store.schema import Interaction, Run, Send
 
@@ -32,7 +33,7 @@ def bounce_problem(conn: Connection, run_id: int, settings: Settings) -> str | N
     """Why this run must stop sending because of hard bounces, or None."""
     attempted = conn.scalar(
         select(func.count()).select_from(Send)
-        .where(Send.run_id == run_id, Send.status.in_(("sent", "failed", "in_doubt")))
+        .where(Send.run_id == run_id, Send.status.in_(ATTEMPTED))
     ) or 0
     if attempted < settings.bounce_min_sample:
         return None

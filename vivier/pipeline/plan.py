@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert
 
 from data_checks import validate_candidates
+from vivier.ledger import moves as ledger_moves
+from vivier.ledger.states import SendState
 from vivier.messages.context import Period, outgoing, render_context
 from vivier.messages.mime import build_mime
 from vivier.messages.rendering import TemplateProblem
@@ -27,7 +29,7 @@ from vivier.rules.holdout import held_out
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
 from vivier.store.schema import Decision, Send, utcnow
-from vivier.store.sql import drop_pending, one_of, upsert_pending
+from vivier.store.sql import one_of
 
 SAMPLES_PER_RUN = 3
 CHECK_COLUMNS = (
@@ -90,7 +92,7 @@ def plan_batch(
 
     # Who already got this period's message is not checked again: on a rerun that is most of
     # the pool, and their data passed the checks in the run that sent it.
-    unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != "sent"]
+    unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != SendState.sent]
     tally.stages["settled"] += len(rows) - len(unsettled)
     findings = validate_candidates(_frame(unsettled), now)
     tally.checks.update(findings.by_check)
@@ -109,9 +111,9 @@ def plan_batch(
         else:
             held = ledger.get(candidate_id)
             status = held.status if held else None
-            if status == "sending" and (held.claimed_at is None or held.claimed_at < stale_before):
+            if status == SendState.sending and (held.claimed_at is None or held.claimed_at < stale_before):
                 gone_stale.append(held.id)
-                status = "in_doubt"
+                status = SendState.in_doubt
             facts = CandidateFacts(
                 candidate_id=candidate_id,
                 erased=row["erased_at"] is not None,
@@ -135,7 +137,7 @@ def plan_batch(
             else:
                 pending.append({
                     "candidate_id": candidate_id, "cadence": spec.cadence,
-                    "period_key": spec.period_key, "status": "pending", "run_id": spec.run_id,
+                    "period_key": spec.period_key, "run_id": spec.run_id,
                     "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
                     "template_version": rendered.template_version, "attempts": 0,
                     "created_at": now,
@@ -178,18 +180,13 @@ def _write_plan(
             conn.execute(insert(Decision), decisions)
         if spec.dry_run:
             return
-        if gone_stale:
-            conn.execute(
-                update(Send).where(Send.id.in_(gone_stale), Send.status == "sending")
-                .values(status="in_doubt", error="claim expired: the sender stopped mid-chunk")
-            )
+        ledger_moves.expire_claims(conn, gone_stale)
         excluded = [row["candidate_id"] for row in decisions]
         if excluded:
             # A pending row from an earlier, interrupted run must not outlive a new "no".
-            drop_pending(conn, Send.cadence == spec.cadence, Send.period_key == spec.period_key,
-                         one_of(Send.candidate_id, excluded))
-        if pending:
-            upsert_pending(conn, pending)
+            ledger_moves.withdraw(conn, Send.cadence == spec.cadence,
+                                  Send.period_key == spec.period_key, one_of(Send.candidate_id, excluded))
+        ledger_moves.plan(conn, pending)
 
 
 def _write_sample(

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from vivier.ledger import moves as ledger_moves
 from vivier.messages.catalog import Catalog, load_catalog
 from vivier.messages.rendering import Renderer, available_templates
 from vivier.rules.segments import Segments, load_segments
 from vivier.settings import Settings
 from vivier.store.schema import Run, Send, utcnow
-from vivier.store.sql import drop_pending
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,7 @@ def heartbeat(engine: Engine, run_id: int) -> None:
 
 def release_plan(engine: Engine, run_id: int) -> None:
     """Drop the run's pending rows (nothing of them left): used when the run stops before sending."""
-    with engine.begin() as conn:
-        drop_pending(conn, Send.run_id == run_id)
+    ledger_moves.withdraw_run(engine, run_id)
 
 
 def ledger_counts(engine: Engine, cadence: str, period_key: str) -> dict[str, int]:

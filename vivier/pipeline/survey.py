@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Select, and_, exists, func, select
 
 from vivier.gdpr.retention import _active_since as active_since
 from vivier.gdpr.retention import months_before
+from vivier.ledger.states import LEFT_OR_MAY_HAVE, SendState
 from vivier.rules.cadences import period_key
 from vivier.rules.eligibility import CandidateFacts, exclusion
 from vivier.settings import Settings
@@ -33,7 +34,7 @@ REMINDER = "consent_survey_reminder"
 RENEWAL = "consent_renewal"
 KINDS = (SURVEY, REMINDER, RENEWAL)
 TEMPLATES = {SURVEY: "consent_survey", REMINDER: "consent_survey", RENEWAL: "consent_renewal"}
-ASKED = ("sent", "sending", "in_doubt")  # a message that left, or may have
+ASKED = LEFT_OR_MAY_HAVE  # a message that left, or may have
 CONSENT_DECIDED = "consent_decided"  # decisions.reason: they answered since the audience was cut
 
 
@@ -79,7 +80,7 @@ def audience(kind: str, key: str, now: datetime, settings: Settings, *columns: A
     if kind == REMINDER:
         due = now - timedelta(days=settings.survey_reminder_days)
         surveyed = exists().where(Send.candidate_id == Candidate.id, Send.cadence == SURVEY,
-                                  Send.status == "sent", Send.sent_at <= due)
+                                  Send.status == SendState.sent, Send.sent_at <= due)
         return query.where(undecided, surveyed, ~_asked(REMINDER, key))
     if kind == RENEWAL:
         latest, cutoff = _latest_consent(), renewal_cutoff(settings, now)

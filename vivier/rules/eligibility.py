@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from vivier.ledger.states import SendState
+
 
 class Reason(StrEnum):
     """Why a candidate was not messaged in a run (`decisions.reason`)."""
@@ -46,8 +48,8 @@ _CONSENT_REASON = {
     "withdrawn": Reason.consent_withdrawn,
     "denied": Reason.consent_denied,
 }
-_LEDGER_REASON = {"sent": Reason.already_sent, "in_doubt": Reason.in_doubt,
-                  "sending": Reason.in_flight}
+_LEDGER_REASON: dict[str, Reason] = {SendState.sent: Reason.already_sent, SendState.in_doubt: Reason.in_doubt,
+                  SendState.sending: Reason.in_flight}
 
 
 def exclusion(

@@ -23,12 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vivier.ledger.states import SendState
+
 from vivier.rules.contact import STATUSES, SUPPORTED_LANGUAGES
 
 CADENCES = ("weekly", "monthly", "quarterly")
 FREQUENCIES = (*CADENCES, "none")
 CONSENT_STATES = ("granted", "withdrawn", "denied")
-SEND_STATES = ("pending", "sending", "sent", "failed", "in_doubt")
+SEND_STATES = tuple(str(state) for state in SendState)  # the moves between them: vivier.ledger
 SUPPRESSION_REASONS = ("unsubscribe", "hard_bounce", "complaint", "erasure")
 LOCALES = SUPPORTED_LANGUAGES
 APPLICATION_OUTCOMES = ("applied", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
@@ -224,7 +226,7 @@ class Send(Base):
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
     cadence: Mapped[str] = mapped_column(String(32))
     period_key: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=str(SendState.pending))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     segment: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,194 @@
+"""Every write of `sends.status`: plan, withdraw, claim, release, record, expire, resolve.
+
+Each statement is built from the allowed moves (`states.ALLOWED`) and guarded in SQL by the
+state the row must be in, so a concurrent writer that got there first wins and nothing else
+is overwritten: the guard *is* the exactly-once guarantee. No other module writes `status`.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vivier.ledger.states import NEW, Move, SendState, check_move, sources
+from vivier.store.schema import Interaction, Send, utcnow
+from vivier.store.sql import one_of
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A ledger row a sender holds (`sending`), with what it needs to build the message."""
+
+    send_id: int
+    candidate_id: int
+    segment: str | None
+    template: str
+
+
+def _move(conn: Connection, move: Move, target: SendState, *where: Any, **values: Any) -> Any:
+    """`UPDATE sends SET status = target … WHERE status IN (move's sources) AND where…`."""
+    before = sources(move)
+    for source in before:
+        check_move(move, source, target)
+    return conn.execute(
+        update(Send).where(Send.status.in_([str(s) for s in before]), *where)
+        .values(status=str(target), **values)
+    )
+
+
+def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write plan rows as `pending`; a row already claimed, sent or in doubt is left alone."""
+    if not rows:
+        return
+    check_move(Move.plan, NEW, SendState.pending)
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = module.insert(Send)
+    plannable = ", ".join(f"'{state}'" for state in sources(Move.plan))
+    statement = statement.on_conflict_do_update(
+        index_elements=["candidate_id", "cadence", "period_key"],
+        set_={
+            "status": str(SendState.pending),
+            "run_id": statement.excluded.run_id,
+            "flow_run_id": statement.excluded.flow_run_id,
+            "segment": statement.excluded.segment,
+            "template": statement.excluded.template,
+            "template_version": statement.excluded.template_version,
+            "error": None,
+        },
+        # Literal SQL: an expanding IN cannot sit in a many-row statement.
+        where=text(f"sends.status IN ({plannable})"),
+    )
+    conn.execute(statement, [{**row, "status": str(SendState.pending)} for row in rows])
+
+
+def withdraw(conn: Connection, *conditions: Any) -> None:
+    """Withdraw pending rows from the plan: deleted, unless an interaction points at them (then
+    detached from their run, so no sender of that run claims them)."""
+    pending = and_(Send.status == str(SendState.pending), *conditions)
+    referenced = exists(select(Interaction.id).where(Interaction.send_id == Send.id))
+    conn.execute(update(Send).where(pending, referenced)
+                 .values(run_id=None, error="withdrawn from the plan"))
+    conn.execute(delete(Send).where(pending, ~referenced))
+
+
+def withdraw_run(engine: Engine, run_id: int) -> None:
+    """Withdraw a run's whole plan: the run stops before sending it."""
+    with engine.begin() as conn:
+        withdraw(conn, Send.run_id == run_id)
+
+
+def claim(engine: Engine, run_id: int, flow_run_id: str | None, lo: int, hi: int,
+          size: int) -> list[Claim]:
+    """Atomically move up to `size` of the run's pending rows in `(lo, hi]` to `sending`."""
+    with engine.begin() as conn:
+        ids = list(conn.execute(
+            select(Send.id).where(
+                Send.run_id == run_id, Send.status == str(SendState.pending),
+                Send.candidate_id > lo, Send.candidate_id <= hi,
+            ).order_by(Send.candidate_id).limit(size)
+        ).scalars())
+        if not ids:
+            return []
+        # The status guard makes the claim exclusive: a concurrent run claims other rows or none.
+        check_move(Move.claim, SendState.pending, SendState.sending)
+        claimed = conn.execute(
+            update(Send)
+            .where(one_of(Send.id, ids), Send.status == str(SendState.pending), Send.run_id == run_id)
+            .values(status=str(SendState.sending), claimed_at=utcnow(), attempts=Send.attempts + 1,
+                    flow_run_id=flow_run_id)
+            .returning(Send.id, Send.candidate_id, Send.segment, Send.template)
+        )
+        held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
+        return sorted(held, key=lambda claim: claim.candidate_id)
+
+
+def release(engine: Engine, send_ids: list[int]) -> None:
+    """Claimed but never attempted: hand them back as pending."""
+    if send_ids:
+        with engine.begin() as conn:
+            _move(conn, Move.release, SendState.pending, Send.id.in_(send_ids),
+                  claimed_at=None)
+
+
+def record(conn: Connection, outcomes: list[dict[str, Any]]) -> None:
+    """The outcome of claimed rows, in one statement: each dict has `send_id`, `new_status`
+    (sent, failed or in_doubt), `message_id`, `error`, `sent_at`."""
+    if not outcomes:
+        return
+    rows = [{**row, "new_status": str(check_move(Move.record, SendState.sending, row["new_status"]))}
+            for row in outcomes]
+    sends = cast(Table, Send.__table__)
+    conn.execute(
+        sends.update().where(sends.c.id == bindparam("send_id"),
+                             sends.c.status == str(SendState.sending)).values(
+            status=bindparam("new_status"), message_id=bindparam("message_id"),
+            error=bindparam("error"), sent_at=bindparam("sent_at"),
+        ),
+        rows,
+    )
+
+
+def expire_claims(conn: Connection, send_ids: list[int]) -> None:
+    """Claims older than the lease: the sender stopped mid-chunk, so the message may have left."""
+    if send_ids:
+        _move(conn, Move.expire, SendState.in_doubt, Send.id.in_(send_ids),
+              error="claim expired: the sender stopped mid-chunk")
+
+
+def record_history(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows for messages that left before this ledger saw them (the demo's past periods)."""
+    check_move(Move.history, NEW, SendState.sent)
+    if rows:
+        conn.execute(insert(Send), [{**row, "status": str(SendState.sent)} for row in rows])
+
+
+def resolve_in_doubt(
+    engine: Engine, cadence: str, period_key: str, action: str, candidate_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """`mark_sent`: the operator checked it arrived; `resend`: hand it back to the next run.
+
+    Either way an interaction records who decided what, and when.
+    """
+    if action not in ("mark_sent", "resend"):
+        raise ValueError(f"unknown in-doubt action {action!r}: use mark_sent or resend")
+    now = now or utcnow()
+    with engine.begin() as conn:
+        query = select(Send.id, Send.candidate_id).where(
+            Send.cadence == cadence, Send.period_key == period_key,
+            Send.status == str(SendState.in_doubt))
+        if candidate_ids:
+            query = query.where(Send.candidate_id.in_(candidate_ids))
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        chosen = Send.id.in_([row.id for row in rows])
+        if action == "mark_sent":
+            _move(conn, Move.mark_sent, SendState.sent, chosen,
+                  sent_at=now, error="marked sent by an operator")
+        else:
+            _move(conn, Move.resend, SendState.pending, chosen,
+                  run_id=None, claimed_at=None, error="released for resend by an operator")
+        conn.execute(insert(Interaction), [{
+            "candidate_id": row.candidate_id, "send_id": row.id, "kind": f"in_doubt_{action}",
+            "cadence": cadence, "period_key": period_key, "occurred_at": now,
+            "details": {"operator": getpass.getuser(), "action": action},
+        } for row in rows])
+    return sorted(row.candidate_id for row in rows)
