@@ -1,4 +1,17 @@
-"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL."""
+"""Shared fixtures. Database tests run on SQLite; those where the dialect matters, on PostgreSQL too.
+
+The rule, visible in each test module:
+
+- `db_url` (and `engine`, `settings` on top of it) is a fresh SQLite database by default.
+- `@pytest.mark.both_dialects` (on a test, or as a module's `pytestmark`) runs the test twice,
+  `[sqlite]` and `[postgres]`, the latter on a real throwaway PostgreSQL and marked `postgres`.
+  Use it where SQL means something different per dialect: the SQL helpers (vivier/store/sql.py),
+  ledger claims and upserts, concurrent writers, migrations and the schema, imports' upserts,
+  event ingestion, GDPR anonymisation, the report's aggregates.
+- Flow-level tests (the Prefect harness) check orchestration: one database, SQLite.
+- A test that needs PostgreSQL alone says so: `@pytest.mark.parametrize("db_url",
+  [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +34,13 @@ from vivier.store import db  # noqa: E402
 
 TEMPLATE_DB = "vivier_template"
 _counter = itertools.count()
+BOTH_DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give `both_dialects` tests their [sqlite] and [postgres] variants."""
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_dialects"):
+        metafunc.parametrize("db_url", BOTH_DIALECTS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +67,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated, empty database for one test, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
+    """A fresh, migrated, empty database for one test: SQLite unless parametrised (see above)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         path = tmp_path / "vivier.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"

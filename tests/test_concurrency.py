@@ -15,7 +15,8 @@ from vivier.rules.cadences import today_in
 from vivier.settings import get_settings
 from vivier.store.schema import Send
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp]
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp,
+              pytest.mark.both_dialects]  # two runs racing for the same claims, per dialect
 
 
 def test_two_simultaneous_runs_of_a_period_send_each_message_once(engine, settings, monkeypatch) -> None:

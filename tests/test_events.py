@@ -20,6 +20,8 @@ from vivier.rules.cadences import period_key, period_start, today_in
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Decision, Interaction, Preference, Send, Suppression
 
+pytestmark = pytest.mark.both_dialects  # ingestion's dedupe and upserts, per dialect
+
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 

@@ -17,6 +17,8 @@ from vivier.imports.report import ImportFileError, ImportReport
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Suppression
 
+pytestmark = pytest.mark.both_dialects  # imports' upserts, per dialect
+
 DATA = Path(__file__).parent / "data"
 HEADER = ("external_id,email,first_name,last_name,locale,city,search_location,expertise,tags,"
           "status,last_applied_at")

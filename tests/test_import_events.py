@@ -21,6 +21,8 @@ from vivier.imports.report import ImportFileError
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Application, Candidate, Consent, Interaction, Suppression
 
+pytestmark = pytest.mark.both_dialects  # imports' upserts, per dialect
+
 EVENTS_HEADER = "type,message_id,occurred_at,id,bounce_type,url,recipient"
 APPLICATIONS_HEADER = "external_id,job,applied_at,outcome"
 

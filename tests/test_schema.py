@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from vivier.store import db
 from vivier.store.schema import Base, Candidate, Run, Send
 
+pytestmark = pytest.mark.both_dialects  # migrations and the schema, per dialect
+
 EXPECTED_TABLES = {
     "candidates", "consents", "preferences", "suppressions", "jobs", "content",
     "sends", "interactions", "decisions", "runs",

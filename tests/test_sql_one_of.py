@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from tests.builders import many_candidates
 from vivier.store.schema import Candidate
 from vivier.store.sql import one_of
+
+pytestmark = pytest.mark.both_dialects  # an IN list on SQLite, an array on PostgreSQL
 
 
 def test_one_of_finds_exactly_the_listed_candidates_each_time_a_statement_is_reused(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from tests.gdpr.history import person_with_history
@@ -10,6 +11,8 @@ from vivier.gdpr.anonymise import ERASED, Identifiers, anonymise, scrub_json, sc
 from vivier.gdpr.export import export_person
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Decision, Interaction, Send, Suppression
+
+pytestmark = pytest.mark.both_dialects  # erasure's updates over every table, per dialect
 
 
 def counts(engine: sa.Engine, candidate_id: int) -> dict[str, int]:

@@ -36,6 +36,7 @@ def interaction(engine: sa.Engine, candidate_id: int, kind: str, at: datetime) -
                                               "details": {}, "occurred_at": at})
 
 
+@pytest.mark.both_dialects  # the retention query's dates, per dialect
 def test_only_what_the_person_did_recently_keeps_their_profile(engine) -> None:
     def old(**fields) -> int:
         return builders.candidate(engine, created_at=OLD, consent=None, **fields)
@@ -69,6 +70,7 @@ def test_only_what_the_person_did_recently_keeps_their_profile(engine) -> None:
         assert last_active_contact(conn, opened) == OLD
 
 
+@pytest.mark.both_dialects
 def test_an_erased_candidate_is_never_due_again(engine) -> None:
     from vivier.gdpr.anonymise import anonymise
 
@@ -131,6 +133,7 @@ def _rows(data) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
+@pytest.mark.both_dialects
 def test_consent_log_rows_survive_retention_untouched_in_state_and_time(engine) -> None:
     from vivier.gdpr.retention import retire_batch
 

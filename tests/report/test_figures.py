@@ -12,6 +12,8 @@ from tests.report import hand_history
 from tests.report.hand_history import NOW
 from vivier.report import Counts, ReportFilters, build_report
 
+pytestmark = pytest.mark.both_dialects  # the report's SQL aggregates, per dialect
+
 PARIS = ZoneInfo("Europe/Paris")
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from app.web.headers import CONTENT_SECURITY_POLICY
 from tests import builders
@@ -121,6 +122,7 @@ def test_an_unknown_choice_is_refused_and_changes_nothing(engine, live: LiveServ
     assert refused.status_code == 400 and kinds(engine, cid) == []
 
 
+@pytest.mark.both_dialects  # racing writers, per dialect
 def test_racing_double_submits_of_one_form_record_one_change(engine, live: LiveServer) -> None:
     cid = builders.candidate(engine, status="active", locale="en")
     link = live.link(cid, "preferences")

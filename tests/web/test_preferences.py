@@ -15,6 +15,8 @@ from vivier.preferences import Change, ChoiceRefused, Choices, Evidence, Unknown
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Interaction, Preference, Suppression
 
+pytestmark = pytest.mark.both_dialects  # consent and suppression upserts, racing writers
+
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
