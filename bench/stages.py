@@ -25,12 +25,12 @@ from vivier.ledger import moves as ledger_moves
 from vivier.pipeline import deliver as delivery
 from vivier.pipeline import extract, runs
 from vivier.pipeline import plan as planning
+from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec
 from vivier.rules.cadences import period_key, period_start
 from vivier.settings import get_settings
 from vivier.store import db
 from vivier.store.schema import utcnow
-from vivier.transports import shared_transport
 
 SPENT: dict[str, float] = defaultdict(float)
 WRAPPED = {  # module -> names it calls, each timed as "module.name"
@@ -76,21 +76,22 @@ def main(argv: list[str]) -> None:
     key = period_key("weekly", as_of)
     run_id = runs.open_run(engine, "weekly", key, False, None)
     spec = RunSpec(run_id, "weekly", key, period_start("weekly", key), as_of, started_at=utcnow())
-    tools = runs.tools_for(engine, settings, spec)
+    resources = Resources.build(settings)
+    tools = resources.tools(spec)
     tools.renderer.render = timed("renderer.render", tools.renderer.render)  # type: ignore[method-assign]
     with engine.connect() as conn:
         bounds = extract.batch_bounds(conn, "weekly", settings.batch_size)
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    planned = sum(planning.plan_batch(engine, settings, spec, lo, hi, tools).stages["planned"]
+    planned = sum(planning.plan_batch(resources, spec, lo, hi).stages["planned"]
                   for lo, hi in bounds)
     phases["plan"] = time.perf_counter() - started
     spent = by_phase({}, "plan")
     before = dict(SPENT)
     started = time.perf_counter()
-    with shared_transport(settings).open() as session:
+    with resources.transport.open() as session:
         session.send = timed("transport.send", session.send)  # type: ignore[method-assign]
-        sent = sum(delivery.deliver_batch(engine, settings, spec, lo, hi, tools, session)
+        sent = sum(delivery.deliver_batch(resources, spec, lo, hi, session)
                    .stages["sent"] for lo, hi in bounds)
     phases["deliver"] = time.perf_counter() - started
     spent.update(by_phase(before, "deliver"))
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> None:
     rerun = RunSpec(runs.open_run(engine, "weekly", key, False, None), "weekly", key,
                     period_start("weekly", key), as_of, started_at=utcnow())
     started = time.perf_counter()
-    replanned = sum(planning.plan_batch(engine, settings, rerun, lo, hi, tools).stages["planned"]
+    replanned = sum(planning.plan_batch(resources, rerun, lo, hi).stages["planned"]
                     for lo, hi in bounds)
     phases["rerun plan"] = time.perf_counter() - started
     spent.update(by_phase(before, "rerun"))

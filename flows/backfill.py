@@ -9,9 +9,8 @@ from prefect.artifacts import create_table_artifact
 
 from flows.nurture import nurture
 from vivier.pipeline.backfill import PeriodStep, plan_backfill
+from vivier.pipeline.resources import current
 from vivier.rules.cadences import CadenceName, today_in
-from vivier.settings import get_settings
-from vivier.store import db
 
 
 def run_period(cadence: str, step: PeriodStep, dry_run: bool) -> dict:
@@ -27,9 +26,10 @@ def backfill(
     cadence: CadenceName, since: date, until: date, dry_run: bool = False, force: bool = False
 ) -> list[dict]:
     """Send every missed period of `cadence` between `since` and `until` (complete ones are skipped)."""
-    settings = get_settings()
+    resources = current()
+    settings = resources.settings
     logger = get_run_logger()
-    steps = plan_backfill(db.engine_for(settings.database_url), cadence, since, until,
+    steps = plan_backfill(resources.engine, cadence, since, until,
                           today_in(settings.zone), settings.lateness_days(cadence), force)
     outcomes = []
     for step in steps:

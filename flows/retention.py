@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 
 from tasks.retention import publish, retire
 from vivier.gdpr.retention import months_before
-from vivier.settings import get_settings
+from vivier.pipeline.resources import current
 from vivier.store.schema import utcnow
 
 
@@ -25,7 +25,7 @@ def _run_name() -> str:
 @flow(name="retention", flow_run_name=_run_name, log_prints=False)
 def retention(as_of: datetime | None = None, dry_run: bool = False) -> dict:
     """Anonymise the candidates with no active contact in the `retention_months` before `as_of`."""
-    settings = get_settings()
+    settings = current().settings
     now = as_of or utcnow()
     if now.tzinfo is None:  # a date typed in the UI: the team's calendar
         now = now.replace(tzinfo=settings.zone)

@@ -20,7 +20,8 @@ from typing import Any
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from vivier.settings import Settings, TaskRunnerName, get_settings
+from vivier.pipeline.resources import current
+from vivier.settings import Settings, TaskRunnerName
 
 THREADS = 8  # plan and send batches of one run in flight at once in the flow's process
 
@@ -55,7 +56,7 @@ class SettingsTaskRunner(ThreadPoolTaskRunner):
         super().__init__(max_workers=THREADS)
 
     def duplicate(self) -> TaskRunner[Any]:  # type: ignore[override]
-        return batch_task_runner(get_settings())
+        return batch_task_runner(current().settings)
 
 
 class Window:

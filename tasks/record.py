@@ -7,16 +7,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from vivier.pipeline import runs
+from vivier.pipeline.resources import current
 from vivier.pipeline.summary import RunSummary
-from vivier.settings import get_settings
-from vivier.store import db
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE)
 def publish(summary: RunSummary) -> None:
     """Store the summary with the run and show it in the Prefect UI."""
-    engine = db.engine_for(get_settings().database_url)
-    runs.set_state(engine, summary.run_id, summary.outcome, summary.to_dict())
+    runs.set_state(current().engine, summary.run_id, summary.outcome, summary.to_dict())
     key = f"{summary.cadence}-{summary.period_key}".lower().replace("_", "-")  # keys: dashes only
     create_markdown_artifact(markdown=summary.markdown(), key=f"{key}-summary",
                              description=f"vivier {summary.cadence} run for {summary.period_key}")

@@ -6,10 +6,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from vivier.pipeline.resources import current
 from vivier.report import Report, ReportFilters, build_report
 from vivier.report.render import markdown, table_rows
-from vivier.settings import get_settings
-from vivier.store import db
 
 ARTIFACT_KEY = "nurturing-report"
 
@@ -17,9 +16,9 @@ ARTIFACT_KEY = "nurturing-report"
 @task(name="compute-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def compute(filters: ReportFilters) -> Report:
     """The figures per cadence × segment × period, aggregated in the database."""
-    settings = get_settings()
-    engine = db.engine_for(settings.database_url)
-    report = build_report(engine, filters, settings.attribution_days, settings.zone)
+    resources = current()
+    settings = resources.settings
+    report = build_report(resources.engine, filters, settings.attribution_days, settings.zone)
     get_run_logger().info("report over %s: %d rows, %d messages sent",
                           filters.describe(), len(report.rows), report.total.sent)
     return report

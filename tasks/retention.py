@@ -11,8 +11,7 @@ from prefect.runtime import flow_run
 
 from vivier.gdpr.anonymise import forget_samples
 from vivier.gdpr.retention import retire_batch
-from vivier.settings import get_settings
-from vivier.store import db
+from vivier.pipeline.resources import current
 
 LISTED_IDS = 10_000  # the artifact stays readable; every erasure is also an `erased` interaction
 
@@ -21,9 +20,9 @@ LISTED_IDS = 10_000  # the artifact stays readable; every erasure is also an `er
       task_run_name="retire-after-{after_id}")
 def retire(cutoff: datetime, after_id: int, limit: int, dry_run: bool) -> dict[str, list[int]]:
     """Anonymise up to `limit` candidates inactive since `cutoff` with ids above `after_id`."""
-    settings = get_settings()
-    engine = db.engine_for(settings.database_url)
-    batch = retire_batch(engine, cutoff, after_id, limit, dry_run=dry_run, flow_run_id=flow_run.id)
+    resources = current()
+    settings = resources.settings
+    batch = retire_batch(resources.engine, cutoff, after_id, limit, dry_run=dry_run, flow_run_id=flow_run.id)
     forget_samples(settings.samples_dir, batch.anonymised)
     get_run_logger().info("%d due, %d anonymised", len(batch.due), len(batch.anonymised))
     return {"due": batch.due, "anonymised": batch.anonymised}

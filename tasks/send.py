@@ -1,4 +1,4 @@
-"""Deliver-phase task: one batch through one reused transport session."""
+"""Deliver-phase task: one batch through one session of the process's transport."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from vivier.pipeline import deliver as delivery
-from vivier.pipeline import runs
+from vivier.pipeline import deliver, runs
 from vivier.pipeline.guardrails import DeliverabilityStop
+from vivier.pipeline.resources import current
 from vivier.pipeline.runs import RunSpec
-from vivier.settings import get_settings
-from vivier.store import db
-from vivier.transports import shared_transport
 
 
 def _retryable(task: Task, task_run: TaskRun, state: State) -> bool:
@@ -20,14 +17,12 @@ def _retryable(task: Task, task_run: TaskRun, state: State) -> bool:
     return not isinstance(state.data, DeliverabilityStop)
 
 
-@task(name="send-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+@task(name="send-batch", cache_policy=NO_CACHE, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retryable, task_run_name="send-{lo}-{hi}")
 def send_batch(spec: RunSpec, lo: int, hi: int) -> dict:
     """Claim, send and record this run's pending messages in `(lo, hi]`; safe to retry."""
-    settings = get_settings()
-    engine = db.engine_for(settings.database_url)
-    tools = runs.tools_for(engine, settings, spec)
-    with shared_transport(settings).open() as session:
-        tally = delivery.deliver_batch(engine, settings, spec, lo, hi, tools, session)
-    runs.heartbeat(engine, spec.run_id)
+    resources = current()
+    with resources.transport.open() as session:
+        tally = deliver.deliver_batch(resources, spec, lo, hi, session)
+    runs.heartbeat(resources.engine, spec.run_id)
     return tally.to_dict()

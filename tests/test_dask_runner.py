@@ -20,7 +20,7 @@ from demo.seed import seed_demo
 from flows.nurture import nurture
 from flows.runners import SettingsTaskRunner, batch_task_runner
 from testing.postgres import PostgresServer
-from vivier.pipeline import runs
+from vivier.pipeline.resources import current
 from vivier.rules.cadences import today_in
 from vivier.settings import Settings, get_settings
 from vivier.store import db
@@ -83,6 +83,7 @@ def test_the_dask_runner_decides_and_sends_exactly_what_the_thread_runner_does(
 ) -> None:
     threads_url, dask_url = twin_pools
     by_threads = run_weekly(threads_url, tmp_path / "threads", monkeypatch)
+    served_by_threads = current().runs_served
     by_dask = run_weekly(dask_url, tmp_path / "dask", monkeypatch,
                          VIVIER_TASK_RUNNER="dask", VIVIER_DASK_WORKERS="2")
 
@@ -93,8 +94,9 @@ def test_the_dask_runner_decides_and_sends_exactly_what_the_thread_runner_does(
     assert max(found["delivered"].values()) == 1 and max(found["sent_interactions"].values()) == 1
     assert sum(found["delivered"].values()) == by_threads["stages"]["sent"]
     # The batches ran in the workers: this process never built the Dask run's tools.
-    assert not any(url == dask_url for _, url in runs._tools)
-    assert any(url == threads_url for _, url in runs._tools)
+    assert str(current().settings.database_url) == dask_url
+    assert by_dask["run_id"] not in current().runs_served
+    assert by_threads["run_id"] in served_by_threads
 
 
 def test_the_task_runner_follows_the_settings_when_a_run_starts() -> None:

@@ -15,7 +15,8 @@ from vivier.imports import events as events_module
 from vivier.imports.events import ProviderEvent, ingest, parse_events
 from vivier.messages.mime import message_id_for
 from vivier.pipeline.plan import plan_batch
-from vivier.pipeline.runs import RunSpec, open_run, tools_for
+from vivier.pipeline.resources import Resources
+from vivier.pipeline.runs import RunSpec, open_run
 from vivier.rules.cadences import period_key, period_start, today_in
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Decision, Interaction, Preference, Send, Suppression
@@ -204,7 +205,7 @@ def test_a_hard_bounce_excludes_the_candidate_from_the_next_run_as_suppressed(en
     key = period_key("weekly", day)
     spec = RunSpec(run_id=open_run(engine, "weekly", key, False, None), cadence="weekly",
                    period_key=key, period_start=period_start("weekly", key), as_of=day)
-    tally = plan_batch(engine, settings, spec, 0, fine, tools_for(engine, settings, spec))
+    tally = plan_batch(Resources.build(settings), spec, 0, fine)
     assert tally.stages["planned"] == 1
     assert {row.candidate_id: row.reason for row in rows(engine, Decision)} == {bounced: "suppressed"}
     assert [row.candidate_id for row in rows(engine, Send, period_key=key)] == [fine]

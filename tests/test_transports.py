@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from vivier.messages.mime import OutgoingMessage, build_mime, message_id_for
+from vivier.pipeline.resources import Resources, current, using
 from vivier.settings import Settings
 from vivier.transports import (
     Outcome,
     TransportUnavailable,
     make_transport,
-    shared_transport,
 )
 from vivier.transports.maildir import MaildirTransport
 from vivier.transports.none import NOT_SENT, NoneTransport
@@ -98,11 +98,18 @@ def test_the_transport_is_chosen_by_settings(tmp_path: Path, name: str, kind: ty
 
 
 def test_sessions_of_one_process_share_one_transport(tmp_path: Path) -> None:
-    settings = Settings(transport="smtp", smtp_rate_per_second=5)  # type: ignore[arg-type]
-    same = Settings(transport="smtp", smtp_rate_per_second=5)  # type: ignore[arg-type]
-    other = Settings(transport="smtp", smtp_rate_per_second=6)  # type: ignore[arg-type]
-    assert shared_transport(settings) is shared_transport(same)
-    assert shared_transport(settings) is not shared_transport(other)
+    settings = Settings(transport="smtp", smtp_rate_per_second=5,  # type: ignore[arg-type]
+                        database_url=f"sqlite:///{tmp_path / 'vivier.db'}")
+    process = Resources.build(settings)
+    seen: list[object] = []
+    with using(process):  # every batch thread of the process reaches the same one (one rate limit)
+        threads = [threading.Thread(target=lambda: seen.append(current().transport)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(seen) == 4 and all(transport is process.transport for transport in seen)
+    assert Resources.build(settings).transport is not process.transport  # another process: its own
 
 
 class FakeClock:

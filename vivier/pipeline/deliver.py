@@ -14,10 +14,10 @@ from vivier.messages.mime import HeaderInjection, build_mime
 from vivier.messages.rendering import TemplateProblem
 from vivier.pipeline import extract, guardrails
 from vivier.pipeline.guardrails import DeliverabilityStop
-from vivier.pipeline.runs import RunSpec, RunTools
+from vivier.pipeline.resources import Resources
+from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
-from vivier.settings import Settings
 from vivier.store.schema import Candidate, Interaction, utcnow
 from vivier.store.sql import add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession, TransportUnavailable
@@ -26,10 +26,10 @@ BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this bat
 
 
 def deliver_batch(
-    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools,
-    session: TransportSession,
+    resources: Resources, spec: RunSpec, lo: int, hi: int, session: TransportSession,
 ) -> Tally:
-    """Send every pending row of this run in `(lo, hi]`, chunk by chunk."""
+    """Send every pending row of this run in `(lo, hi]`, chunk by chunk, through `session`."""
+    engine, settings, tools = resources.engine, resources.settings, resources.tools(spec)
     tally = Tally()
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     with engine.connect() as conn:

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert
 
-from data_checks import validate_candidates
 from vivier.ledger import moves as ledger_moves
 from vivier.ledger.states import SendState
 from vivier.messages.context import Period, outgoing, render_context
 from vivier.messages.mime import build_mime
 from vivier.messages.rendering import TemplateProblem
 from vivier.pipeline import extract
+from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
 from vivier.rules.eligibility import CandidateFacts, Reason, exclusion
@@ -61,10 +61,11 @@ CADENCE = Audience(
 
 
 def plan_batch(
-    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools,
-    audience: Audience = CADENCE, now: datetime | None = None,
+    resources: Resources, spec: RunSpec, lo: int, hi: int, audience: Audience = CADENCE,
+    now: datetime | None = None,
 ) -> Tally:
     """Decide for every candidate in `(lo, hi]`; write decisions and (unless dry) pending sends."""
+    engine, settings, tools = resources.engine, resources.settings, resources.tools(spec)
     now = now or spec.started_at or utcnow()  # one 'now' per run: every batch decides alike
     tally = Tally()
     with engine.connect() as conn:
@@ -94,7 +95,7 @@ def plan_batch(
     # the pool, and their data passed the checks in the run that sent it.
     unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != SendState.sent]
     tally.stages["settled"] += len(rows) - len(unsettled)
-    findings = validate_candidates(_frame(unsettled), now)
+    findings = resources.validate(_frame(unsettled), now)
     tally.checks.update(findings.by_check)
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)

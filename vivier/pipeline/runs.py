@@ -1,8 +1,7 @@
-"""A run of a cadence for one period: its spec, its record in `runs`, its shared tools."""
+"""A run of a cadence for one period: its spec, its record in `runs`, the tools its batches use."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -10,10 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from vivier.ledger import moves as ledger_moves
-from vivier.messages.catalog import Catalog, load_catalog
-from vivier.messages.rendering import Renderer, available_templates
-from vivier.rules.segments import Segments, load_segments
-from vivier.settings import Settings
+from vivier.messages.catalog import Catalog
+from vivier.messages.rendering import Renderer
+from vivier.rules.segments import Segments
 from vivier.store.schema import Run, Send, utcnow
 
 
@@ -34,33 +32,11 @@ class RunSpec:
 
 @dataclass
 class RunTools:
-    """Compiled once per process and run: templates, segments, the period's catalog."""
+    """What a batch renders with: the process's templates and segments, the run's catalog."""
 
     renderer: Renderer
     segments: Segments
     catalog: Catalog
-
-
-_tools: dict[tuple[int, str], RunTools] = {}
-_lock = threading.Lock()
-_KEEP_RUNS = 4  # runs whose tools a process keeps (concurrent runs share a worker process)
-
-
-def tools_for(engine: Engine, settings: Settings, spec: RunSpec) -> RunTools:
-    """The run's tools, built on first use in this process (templates never compiled per message)."""
-    key = (spec.run_id, settings.database_url)
-    with _lock:
-        if key not in _tools:
-            segments = load_segments(settings.segments_file)
-            segments.check_templates(available_templates(settings.templates_dir))
-            with engine.connect() as conn:
-                catalog = load_catalog(conn, spec.as_of, settings.zone)
-            while len(_tools) >= _KEEP_RUNS:
-                del _tools[next(iter(_tools))]  # oldest first: memory stays flat
-            _tools[key] = RunTools(
-                Renderer(settings.templates_dir, zone=settings.team_timezone), segments, catalog
-            )
-        return _tools[key]
 
 
 def open_run(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from vivier.pipeline import extract
 from vivier.pipeline.plan import Audience, plan_batch
-from vivier.pipeline.runs import RunSpec, RunTools
+from vivier.pipeline.resources import Resources
+from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.survey import TEMPLATES, audience, survey_exclusion
 from vivier.pipeline.tally import Tally
 from vivier.rules.eligibility import CandidateFacts
@@ -38,8 +39,7 @@ def survey_audience(settings: Settings) -> Audience:
 
 
 def plan_survey_batch(
-    engine: Engine, settings: Settings, spec: RunSpec, lo: int, hi: int, tools: RunTools,
-    now: datetime | None = None,
+    resources: Resources, spec: RunSpec, lo: int, hi: int, now: datetime | None = None,
 ) -> Tally:
     """Decide for this kind's audience in `(lo, hi]`: decisions, and pending sends unless dry."""
-    return plan_batch(engine, settings, spec, lo, hi, tools, survey_audience(settings), now)
+    return plan_batch(resources, spec, lo, hi, survey_audience(resources.settings), now)

@@ -24,7 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vivier.ledger.states import SendState
-
 from vivier.rules.contact import STATUSES, SUPPORTED_LANGUAGES
 
 CADENCES = ("weekly", "monthly", "quarterly")

@@ -1,0 +1,209 @@
+"""A run of one period, step by step: open → plan → gate → deliver → summary, with the notes a
+stopped run leaves. The Prefect flows run these steps as tasks (flows/lifecycle.py);
+`run_period()` runs them in a plain loop, for tests, the bench and previews.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from vivier.pipeline import deliver, extract, plan, runs
+from vivier.pipeline.guardrails import DeliverabilityStop
+from vivier.pipeline.resources import Resources
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.summary import RunSummary
+from vivier.pipeline.tally import Tally
+from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_start, today_in
+from vivier.store.schema import utcnow
+
+
+class RunStopped(RuntimeError):
+    """The run stopped before its end; `notes` (markdown) say why and what to do next."""
+
+    def __init__(self, notes: list[str]) -> None:
+        super().__init__(" ".join(notes).replace("**", ""))
+        self.notes = notes
+
+    def __reduce__(self) -> tuple[Any, ...]:  # travels from task runs and workers intact
+        return (RunStopped, (self.notes,))
+
+
+def open_spec(
+    resources: Resources, cadence: str, key: str, start: date, day: date, dry_run: bool,
+    flow_run_id: str | None = None, segments: Sequence[str] | None = None,
+) -> RunSpec:
+    """Record the run in `runs` and fix its "now": every batch judges dates the same way."""
+    run_id = runs.open_run(resources.engine, cadence, key, dry_run, flow_run_id)
+    return RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
+                   dry_run=dry_run, flow_run_id=flow_run_id,
+                   segments=tuple(segments) if segments else None, started_at=utcnow())
+
+
+def new_summary(spec: RunSpec, label: str | None = None) -> RunSummary:
+    """The run's summary, filled as it goes; `label` names it in the UI (default: the cadence)."""
+    return RunSummary(label or spec.cadence, spec.period_key, spec.as_of.isoformat(), spec.dry_run,
+                      spec.run_id, spec.flow_run_id, Tally())
+
+
+def gate(resources: Resources, spec: RunSpec, tally: Tally) -> None:
+    """Stop before anything leaves when the data checks failed too often or nothing renders;
+    the plan is withdrawn so that nobody delivers it."""
+    from data_checks import quality_gate
+
+    # Rows already sent this period count as passing: they did, in the run that sent them.
+    checked = tally.stages["extracted"] - tally.stages["outside_segments"]
+    try:
+        quality_gate(checked, dict(tally.checks), tally.stages["invalid"],
+                     resources.settings.quality_threshold)
+        failures = tally.reasons["render_error"]
+        if failures and tally.stages["planned"] == 0:
+            raise RuntimeError(
+                f"every candidate failed to render ({failures}): the template is broken; see the "
+                "quarantine table for the error, fix the template and rerun"
+            )
+    except Exception:
+        withdraw(resources, spec)
+        raise
+
+
+def withdraw(resources: Resources, spec: RunSpec) -> None:
+    """Drop the run's pending ledger rows: a half-made or refused plan is delivered by nobody."""
+    if not spec.dry_run:
+        runs.release_plan(resources.engine, spec.run_id)
+
+
+def rerun_hint(spec: RunSpec) -> str:
+    """The command that finishes this run's period (nothing already sent is sent again)."""
+    if spec.cadence in CADENCES:
+        return f"vivier run {spec.cadence} --as-of {spec.as_of.isoformat()}"
+    return ("prefect deployment run consent-survey/consent-survey "
+            f"--param as_of={spec.as_of.isoformat()}")
+
+
+def guardrail_notes(spec: RunSpec, tally: Tally, stop: DeliverabilityStop) -> list[str]:
+    attempted = sum(tally.stages[outcome] for outcome in ("sent", "failed", "hard_bounce", "in_doubt"))
+    left = tally.stages["planned"] - attempted
+    return [
+        f"**Sending stopped by a deliverability guardrail:** {stop}",
+        f"{tally.stages['sent']:,} sent; {left:,} left pending. Rerun `{rerun_hint(spec)}` "
+        "when the cause is dealt with: only those are sent.",
+    ]
+
+
+def batch_failure_notes(spec: RunSpec, tally: Tally, problems: list[Exception]) -> list[str]:
+    return [
+        f"**{len(problems)} batch(es) failed:** {problems[0]}",
+        f"{tally.stages['sent']:,} of {tally.stages['planned']:,} sent. Rerun `{rerun_hint(spec)}` "
+        "to finish: only candidates not yet sent are sent.",
+    ]
+
+
+def collect_deliveries(tally: Tally, outcomes: Iterable[Tally | BaseException]) -> None:
+    """Add up the batches' outcomes; a guardrail stop or failed batches stop the run after."""
+    stop: DeliverabilityStop | None = None
+    problems: list[Exception] = []
+    for outcome in outcomes:
+        if isinstance(outcome, DeliverabilityStop):
+            stop = stop or outcome
+        elif isinstance(outcome, Exception):
+            problems.append(outcome)
+        elif isinstance(outcome, Tally):
+            tally.add(outcome)
+    if stop is not None:
+        raise stop
+    if problems:
+        raise BatchesFailed(problems)
+
+
+class BatchesFailed(RuntimeError):
+    """Some send batches failed; the others went on."""
+
+    def __init__(self, problems: list[Exception]) -> None:
+        super().__init__(str(problems[0]))
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BatchesFailed, (self.problems,))
+
+
+def delivery_stopped(spec: RunSpec, tally: Tally, problem: Exception) -> RunStopped:
+    """What a run whose delivery stopped says, and raises: the cause, what was sent, what to do."""
+    if isinstance(problem, DeliverabilityStop):
+        return RunStopped(guardrail_notes(spec, tally, problem))
+    if isinstance(problem, BatchesFailed):
+        return RunStopped(batch_failure_notes(spec, tally, problem.problems))
+    return RunStopped([f"**Stopped while sending:** {problem}"])
+
+
+def finish(summary: RunSummary, started: float) -> RunSummary:
+    summary.outcome = "planned" if summary.dry_run else "completed"
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def run_period(
+    resources: Resources, cadence: str, day: date, *, dry_run: bool = False,
+    segments: Sequence[str] | None = None, limit: int | None = None, force: bool = False,
+) -> RunSummary:
+    """A whole cadence run, without Prefect: the same steps as the `nurture` flow, in one loop.
+
+    Raises what the flow would (the gate's error, or `RunStopped` with the summary's notes when
+    delivery stopped); the summary is stored with the run either way.
+    """
+    started = time.monotonic()
+    settings = resources.settings
+    key = period_key(cadence, day)
+    check_lateness(cadence, key, today_in(settings.zone), settings.lateness_days(cadence), force)
+    if segments:
+        resources.segments.check_selection(segments)
+    spec = open_spec(resources, cadence, key, period_start(cadence, key), day, dry_run,
+                     segments=segments)
+    summary = new_summary(spec)
+    tally = summary.tally
+    try:
+        with resources.engine.connect() as conn:
+            bounds = extract.batch_bounds(conn, cadence, settings.batch_size, limit)
+        try:
+            for lo, hi in bounds:
+                tally.add(plan.plan_batch(resources, spec, lo, hi))
+        except Exception:
+            withdraw(resources, spec)
+            raise
+        try:
+            gate(resources, spec, tally)
+        except Exception as problem:
+            summary.notes = [f"**Stopped before sending:** {problem}"]
+            raise
+        if not dry_run and tally.stages["planned"]:
+            try:
+                with resources.transport.open() as session:
+                    collect_deliveries(tally, _each_batch(resources, spec, bounds, session))
+            except Exception as problem:
+                stopped = delivery_stopped(spec, tally, problem)
+                summary.notes = stopped.notes
+                raise stopped from problem
+    except Exception as problem:
+        summary.outcome = "failed"
+        summary.notes = summary.notes or [f"**Stopped:** {problem}"]
+        summary.seconds = time.monotonic() - started
+        runs.set_state(resources.engine, spec.run_id, summary.outcome, summary.to_dict())
+        raise
+    finish(summary, started)
+    runs.set_state(resources.engine, spec.run_id, summary.outcome, summary.to_dict())
+    return summary
+
+
+def _each_batch(
+    resources: Resources, spec: RunSpec, bounds: list[tuple[int, int]], session: Any,
+) -> Iterable[Tally | BaseException]:
+    for lo, hi in bounds:
+        try:
+            yield deliver.deliver_batch(resources, spec, lo, hi, session)
+        except DeliverabilityStop as stop:
+            yield stop
+            return  # the guardrail holds for every batch: the rest stays pending
+        except Exception as problem:  # the other batches go on; all are reported at the end
+            yield problem
