@@ -31,7 +31,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("send", "transports/smtp.py", "send"),
     ("sendmail", "smtplib.py", "send"),
     ("withdraw", "moves.py", "record"),
-    ("_write_plan", "plan.py", "record"),
+    ("write_plan", "plan.py", "record"),
     ("claim", "moves.py", "claim"),
     ("_record", "deliver.py", "record"),
     ("record", "bare_loop.py", "record"),

@@ -34,10 +34,10 @@ from vivier.store.schema import utcnow
 
 SPENT: dict[str, float] = defaultdict(float)
 WRAPPED = {  # module -> names it calls, each timed as "module.name"
-    planning: ("validate_candidates", "render_context", "exclusion", "_write_plan", "_frame",
+    planning: ("render_context", "exclusion", "write_plan", "_frame",
                "email_hash"),
     delivery: ("render_context", "outgoing", "build_mime", "_record"),
-    ledger_moves: ("claim", "withdraw", "plan", "record"),
+    ledger_moves: ("claim",),  # plan, withdraw and record are inside write_plan and _record
     extract: ("read_batch", "latest_consents", "ledger", "first_holders", "suppressed",
               "read_candidates"),
 }
@@ -77,6 +77,7 @@ def main(argv: list[str]) -> None:
     run_id = runs.open_run(engine, "weekly", key, False, None)
     spec = RunSpec(run_id, "weekly", key, period_start("weekly", key), as_of, started_at=utcnow())
     resources = Resources.build(settings)
+    resources.validate = timed("planning.validate_candidates", resources.validate)
     tools = resources.tools(spec)
     tools.renderer.render = timed("renderer.render", tools.renderer.render)  # type: ignore[method-assign]
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ eligibility rule, the template, and whether segments filter and a holdout is dra
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,29 +60,63 @@ CADENCE = Audience(
 )
 
 
+@dataclass
+class BatchFacts:
+    """Everything the decisions of one batch read from the database, read in one go."""
+
+    rows: list[dict[str, Any]]  # the audience's candidates, with their segment (and duplicate_of)
+    consents: dict[int, str]
+    ledger: dict[int, Any]  # candidate id -> this period's send row
+    email_hashes: dict[int, str]
+    suppressed: set[str]
+    replies: dict[int, datetime]
+
+
+@dataclass
+class BatchPlan:
+    """What planning decided for one batch: pending sends, decisions, expired claims, counts."""
+
+    tally: Tally = field(default_factory=Tally)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    gone_stale: list[int] = field(default_factory=list)
+
+
 def plan_batch(
     resources: Resources, spec: RunSpec, lo: int, hi: int, audience: Audience = CADENCE,
     now: datetime | None = None,
 ) -> Tally:
     """Decide for every candidate in `(lo, hi]`; write decisions and (unless dry) pending sends."""
-    engine, settings, tools = resources.engine, resources.settings, resources.tools(spec)
     now = now or spec.started_at or utcnow()  # one 'now' per run: every batch decides alike
-    tally = Tally()
-    with engine.connect() as conn:
+    plan = BatchPlan()
+    facts = read_facts(resources, spec, lo, hi, audience, now, plan.tally)
+    if facts is None:
+        return plan.tally
+    decide(resources, spec, facts, audience, now, plan, samples=lo == 0)
+    write_plan(resources.engine, spec, plan)
+    return plan.tally
+
+
+def read_facts(
+    resources: Resources, spec: RunSpec, lo: int, hi: int, audience: Audience, now: datetime,
+    tally: Tally,
+) -> BatchFacts | None:
+    """Read the batch's candidates and what decides about them; None when nobody is in range."""
+    with resources.engine.connect() as conn:
         rows = audience.read(conn, spec, lo, hi, now)
         if not rows:
-            return tally
+            return None
         consents = extract.latest_consents(conn, lo, hi)
         ledger = extract.ledger(conn, spec.cadence, spec.period_key, lo, hi)
         holders = extract.first_holders(conn, (row["email"] for row in rows if row["email"]))
         hashes = {row["id"]: email_hash(row["email"]) for row in rows if row["email"]}
         suppressed = extract.suppressed(conn, hashes.values())
         replies = extract.recent_replies(
-            conn, lo, hi, now - timedelta(days=settings.reply_pause_days))
+            conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days))
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
-        row["segment"] = tools.segments.assign(row)
+        row["segment"] = resources.segments.assign(row)
     if spec.segments:
         chosen = [row for row in rows if row["segment"] in spec.segments]
         tally.stages["outside_segments"] += len(rows) - len(chosen)
@@ -90,44 +124,35 @@ def plan_batch(
     for row in rows:
         first = holders.get((row["email"] or "").lower())
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
+    return BatchFacts(rows, consents, ledger, hashes, set(suppressed), replies)
 
+
+def decide(
+    resources: Resources, spec: RunSpec, facts: BatchFacts, audience: Audience, now: datetime,
+    plan: BatchPlan, samples: bool = False,
+) -> None:
+    """Validate, apply the audience's rule and render-check each candidate, into `plan`."""
+    settings, tools, tally = resources.settings, resources.tools(spec), plan.tally
     # Who already got this period's message is not checked again: on a rerun that is most of
     # the pool, and their data passed the checks in the run that sent it.
-    unsettled = [row for row in rows if getattr(ledger.get(row["id"]), "status", None) != SendState.sent]
-    tally.stages["settled"] += len(rows) - len(unsettled)
+    unsettled = [row for row in facts.rows
+                 if getattr(facts.ledger.get(row["id"]), "status", None) != SendState.sent]
+    tally.stages["settled"] += len(facts.rows) - len(unsettled)
     findings = resources.validate(_frame(unsettled), now)
     tally.checks.update(findings.by_check)
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
 
-    decisions: list[dict[str, Any]] = []
-    pending: list[dict[str, Any]] = []
-    gone_stale: list[int] = []
-    for row in rows:
+    for row in facts.rows:
         candidate_id, segment = row["id"], row["segment"]
         detail = ""
         reason: str | None
         if candidate_id in findings.failures:
             reason, detail = Reason.invalid_data, ",".join(findings.failures[candidate_id])
         else:
-            held = ledger.get(candidate_id)
-            status = held.status if held else None
-            if status == SendState.sending and (held.claimed_at is None or held.claimed_at < stale_before):
-                gone_stale.append(held.id)
-                status = SendState.in_doubt
-            facts = CandidateFacts(
-                candidate_id=candidate_id,
-                erased=row["erased_at"] is not None,
-                consent=consents.get(candidate_id),
-                suppressed=hashes.get(candidate_id) in suppressed,
-                frequency=row["frequency"],
-                ledger_status=status,
-                last_contacted_at=row["last_contacted_at"],
-                last_reply_at=replies.get(candidate_id),
-                held_out=audience.holdout and held_out(
-                    candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(segment)),
-            )
-            reason = audience.rule(facts, now, settings, spec.cadence)
+            status = _ledger_status(facts.ledger.get(candidate_id), stale_before, plan.gone_stale)
+            reason = audience.rule(_candidate_facts(row, facts, status, audience, spec, tools),
+                                   now, settings, spec.cadence)
         if reason is None:
             template = audience.template(tools, segment, spec.cadence)
             try:
@@ -136,7 +161,7 @@ def plan_batch(
             except TemplateProblem as problem:
                 reason, detail = Reason.render_error, str(problem)
             else:
-                pending.append({
+                plan.pending.append({
                     "candidate_id": candidate_id, "cadence": spec.cadence,
                     "period_key": spec.period_key, "run_id": spec.run_id,
                     "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
@@ -144,23 +169,54 @@ def plan_batch(
                     "created_at": now,
                 })
                 tally.segment(segment)["planned"] += 1
-                if spec.dry_run and lo == 0 and len(tally.samples) < SAMPLES_PER_RUN:
+                if spec.dry_run and samples and len(tally.samples) < SAMPLES_PER_RUN:
                     tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
         if reason is not None:
-            decisions.append({
-                "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
-                "period_key": spec.period_key, "segment": segment, "reason": str(reason),
-                "detail": detail or None, "dry_run": spec.dry_run, "decided_at": now,
-            })
-            tally.reasons[str(reason)] += 1
-            tally.segment(segment)[str(reason)] += 1
-            if reason in (Reason.invalid_data, Reason.render_error):
-                tally.quarantine(candidate_id, str(reason), detail[:200])
-
+            _exclude(plan, spec, candidate_id, segment, str(reason), detail, now)
     tally.stages["invalid"] += tally.reasons[Reason.invalid_data.value]
-    tally.stages["planned"] += len(pending)
-    _write_plan(engine, spec, decisions, pending, gone_stale)
-    return tally
+    tally.stages["planned"] += len(plan.pending)
+
+
+def _ledger_status(held: Any, stale_before: datetime, gone_stale: list[int]) -> str | None:
+    """This period's send status for the rules; a claim older than the lease counts as in doubt."""
+    if held is None:
+        return None
+    if held.status == SendState.sending and (held.claimed_at is None or held.claimed_at < stale_before):
+        gone_stale.append(held.id)
+        return SendState.in_doubt
+    return str(held.status)
+
+
+def _candidate_facts(
+    row: dict[str, Any], facts: BatchFacts, status: str | None, audience: Audience, spec: RunSpec,
+    tools: RunTools,
+) -> CandidateFacts:
+    candidate_id = row["id"]
+    return CandidateFacts(
+        candidate_id=candidate_id,
+        erased=row["erased_at"] is not None,
+        consent=facts.consents.get(candidate_id),
+        suppressed=facts.email_hashes.get(candidate_id) in facts.suppressed,
+        frequency=row["frequency"],
+        ledger_status=status,
+        last_contacted_at=row["last_contacted_at"],
+        last_reply_at=facts.replies.get(candidate_id),
+        held_out=audience.holdout and held_out(
+            candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(row["segment"])),
+    )
+
+
+def _exclude(plan: BatchPlan, spec: RunSpec, candidate_id: int, segment: str, reason: str,
+             detail: str, now: datetime) -> None:
+    plan.decisions.append({
+        "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
+        "period_key": spec.period_key, "segment": segment, "reason": reason,
+        "detail": detail or None, "dry_run": spec.dry_run, "decided_at": now,
+    })
+    plan.tally.reasons[reason] += 1
+    plan.tally.segment(segment)[reason] += 1
+    if reason in (Reason.invalid_data, Reason.render_error):
+        plan.tally.quarantine(candidate_id, reason, detail[:200])
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -172,22 +228,20 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _write_plan(
-    engine: Engine, spec: RunSpec, decisions: list[dict[str, Any]],
-    pending: list[dict[str, Any]], gone_stale: list[int],
-) -> None:
+def write_plan(engine: Engine, spec: RunSpec, plan: BatchPlan) -> None:
+    """Decisions always; unless dry: expired claims, withdrawn rows and the pending sends."""
     with engine.begin() as conn:
-        if decisions:
-            conn.execute(insert(Decision), decisions)
+        if plan.decisions:
+            conn.execute(insert(Decision), plan.decisions)
         if spec.dry_run:
             return
-        ledger_moves.expire_claims(conn, gone_stale)
-        excluded = [row["candidate_id"] for row in decisions]
+        ledger_moves.expire_claims(conn, plan.gone_stale)
+        excluded = [row["candidate_id"] for row in plan.decisions]
         if excluded:
             # A pending row from an earlier, interrupted run must not outlive a new "no".
             ledger_moves.withdraw(conn, Send.cadence == spec.cadence,
                                   Send.period_key == spec.period_key, one_of(Send.candidate_id, excluded))
-        ledger_moves.plan(conn, pending)
+        ledger_moves.plan(conn, plan.pending)
 
 
 def _write_sample(
