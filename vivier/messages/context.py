@@ -7,8 +7,9 @@ from typing import Any
 
 from vivier.messages.catalog import Catalog
 from vivier.messages.mime import OutgoingMessage, message_id_for
-from vivier.messages.rendering import RenderedMessage, language_of
+from vivier.messages.rendering import RenderedMessage
 from vivier.messages.tokens import preferences_url, unsubscribe_url
+from vivier.rules.contact import language_of
 from vivier.settings import Settings
 
 

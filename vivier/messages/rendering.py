@@ -30,6 +30,7 @@ from vivier.messages.template_env import (
     TemplateProblem,
     date_filters,
 )
+from vivier.rules.contact import language_of
 
 PARTS = ("subject.txt", "body.html", "body.txt")
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -56,11 +57,6 @@ class RenderedMessage:
     locale: str
     template: str
     template_version: str
-
-
-def language_of(locale: str | None) -> str:
-    """The language part of a locale: "fr-CA" / "fr_CA" / "FR" -> "fr"."""
-    return re.split(r"[-_.@]", (locale or "").strip(), maxsplit=1)[0].lower()
 
 
 def available_templates(templates_dir: Path) -> set[str]:
