@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from app.web import hook_routes, preference_routes, unsubscribe_routes
 from app.web.context import WebContext
 from app.web.csrf import FormProblem
+from app.web.failures import UnexpectedErrors
 from app.web.headers import SecurityHeaders
 from app.web.links import LinkProblem
 from app.web.pages import Pages
@@ -29,11 +30,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preference_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(hook_routes.router)
-    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
 
-    def problem(request: Request, reason: str, status_code: int, days: int | None = None) -> Response:
+    def problem(request: Request, reason: str, status_code: int, days: int | None = None,
+                title: str = "problem_title") -> Response:
         return web.pages.render("problem.html", web.browser_language(request), status_code,
-                                reason=reason, days=days)
+                                reason=reason, days=days, title=title)
+
+    def unexpected(request: Request) -> Response:
+        return problem(request, "unexpected", 500, title="problem_unexpected_title")
+
+    # Added last, so outermost: every answer, a 500 included, gets the security headers.
+    app.add_middleware(UnexpectedErrors, problem_page=unexpected)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
 
     @app.exception_handler(LinkProblem)
     def _link(request: Request, exc: LinkProblem) -> Response:

@@ -34,8 +34,9 @@ class LiveServer:
 
 
 def _serve(settings: Settings, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
+    # log_config=None: uvicorn's loggers reach the root logger, so caplog sees what a server prints.
     config = uvicorn.Config(create_app(settings), lifespan="off", log_level="warning",
-                            access_log=False)
+                            access_log=False, log_config=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
