@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vivier demo
+	VIVIER_ENV=demo $(BIN)/vivier demo
 
 # The full suite, after installing what it needs from the system (scripts/test-deps.sh): the
 # system packages come first because creating the virtualenv may need python3-venv.

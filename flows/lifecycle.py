@@ -48,6 +48,11 @@ def run_lifecycle(
         _open.setdefault(key, []).append((summary, started))
     tally = summary.tally
     try:
+        steps.preflight(current(), spec)  # keys and headers: before any row is written
+    except steps.RunStopped as refused:
+        summary.notes = refused.notes
+        raise
+    try:
         for future in Window(partial(with_retries(plan_task).submit, spec), bounds,
                              settings.plan_concurrency):
             tally.add(Tally.from_dict(future.result()))
@@ -62,6 +67,11 @@ def run_lifecycle(
         summary.notes = [f"**Stopped before sending:** {problem}"]
         raise
     if not spec.dry_run and tally.stages["planned"]:
+        try:
+            steps.check_transport(current(), spec, tally)  # before the first claim
+        except steps.RunStopped as refused:
+            summary.notes = refused.notes
+            raise
         try:
             steps.collect_deliveries(tally, _deliver(spec, bounds, settings.smtp_connections))
         except Exception as problem:

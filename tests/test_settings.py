@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from vivier.settings import SettingsError, get_settings, load_settings
+from vivier.settings import DEMO_SECRET, SettingsError, get_settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +48,18 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
     ("VIVIER_DATABASE_URL", "mysql://x", "VIVIER_DATABASE_URL: .*only sqlite"),
     ("VIVIER_PUBLIC_BASE_URL", "example.org", "VIVIER_PUBLIC_BASE_URL: .*http"),
     ("VIVIER_SMTP_PORT", "70000", "VIVIER_SMTP_PORT"),
+    ("VIVIER_SENDER_ADDRESS", "Talents <talents@vivier.example>", "VIVIER_SENDER_ADDRESS: .*bare address"),
+    ("VIVIER_SENDER_ADDRESS", "talents@vivier.example\nBcc: all@x.org", "VIVIER_SENDER_ADDRESS"),
+    ("VIVIER_SENDER_NAME", "Talents\r\nBcc: all@x.org", "VIVIER_SENDER_NAME: .*one line"),
+    ("VIVIER_PUBLIC_BASE_URL", "https://talents.example/a b", "VIVIER_PUBLIC_BASE_URL: .*no spaces"),
+    ("VIVIER_PUBLIC_BASE_URL", "https://talents.example/?x=1", "VIVIER_PUBLIC_BASE_URL: .*query"),
+    ("VIVIER_PUBLIC_BASE_URL", "https://" + "a" * 300 + ".example", "VIVIER_PUBLIC_BASE_URL: .*200"),
+    ("VIVIER_SMTP_HOST", "smtp://mail.example:25", "VIVIER_SMTP_HOST: .*host name"),
+    ("VIVIER_SMTP_USER", "vivier", "VIVIER_SMTP_USER is set but VIVIER_SMTP_PASSWORD is empty"),
+    ("VIVIER_SECRET_KEY", "", "VIVIER_SECRET_KEY: .*empty"),
+    ("VIVIER_OLD_SECRET_KEYS", '[""]', "VIVIER_OLD_SECRET_KEYS: .*empty key"),
+    ("VIVIER_ENV", "staging", "VIVIER_ENV: .*'production' or 'demo'"),
+    ("VIVIER_SAMPLES_KEEP_DAYS", "-1", "VIVIER_SAMPLES_KEEP_DAYS"),
 ])
 def test_an_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
                                                value: str, message: str) -> None:
@@ -67,11 +79,40 @@ def test_a_bad_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_demo_secret_warns(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         load_settings()
-    assert "VIVIER_SECRET_KEY is the demo default" in caplog.text
+    assert "VIVIER_SECRET_KEY is the demo default: sends and the web app refuse it" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        load_settings(secret_key="a-real-secret")
+        load_settings(secret_key="a-real-secret-of-at-least-32-bytes!")
     assert caplog.text == ""
+
+
+STRONG = "x" * 32
+
+
+@pytest.mark.parametrize(("secret", "old", "env", "problem"), [
+    (DEMO_SECRET, [], "production", "VIVIER_SECRET_KEY is the public demo key"),
+    ("x" * 31, [], "production", "VIVIER_SECRET_KEY is shorter than 32 bytes"),
+    (STRONG, ["short"], "production", "VIVIER_OLD_SECRET_KEYS holds"),
+    (STRONG, [DEMO_SECRET], "production", "VIVIER_OLD_SECRET_KEYS holds"),
+    (STRONG, ["y" * 32], "production", None),
+    ("é" * 16, [], "production", None),  # bytes, not characters
+    (DEMO_SECRET, ["short"], "demo", None),
+])
+def test_outside_the_demo_link_keys_are_32_bytes_and_never_the_demo_key(
+        secret: str, old: list[str], env: str, problem: str | None) -> None:
+    settings = load_settings(secret_key=secret, old_secret_keys=old, env=env)
+    found = settings.signing_key_problem()
+    assert (found is None) if problem is None else (found is not None and found.startswith(problem))
+    if problem:
+        with pytest.raises(SettingsError, match="32 bytes"):
+            settings.require_signing_keys()
+
+
+def test_the_web_app_refuses_to_start_with_a_weak_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIVIER_SECRET_KEY", "too-short")
+    result = CliRunner().invoke(app, ["web"])
+    assert result.exit_code == 2
+    assert "shorter than 32 bytes" in result.output
 
 
 def test_the_cli_stops_with_the_message_and_exit_code_2(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -221,3 +221,13 @@ def test_the_sink_stops_without_leaving_a_thread() -> None:
     with SmtpSink(drop_after_data={1}) as sink, transport_for(sink).open() as session:
         send(session, outgoing(1))
     assert threading.active_count() == before
+
+
+def test_the_pre_flight_check_logs_in_and_says_noop(sink: SmtpSink) -> None:
+    transport_for(sink).check()
+    assert sink.connections == 1 and sink.count == 0  # nothing sent
+
+
+def test_the_pre_flight_check_names_the_setting_when_no_server_answers() -> None:
+    with pytest.raises(TransportUnavailable, match="VIVIER_SMTP_HOST/PORT"):
+        transport_for().check()

@@ -17,12 +17,17 @@ from vivier.messages.tokens import (
     read_token,
     unsubscribe_url,
 )
-from vivier.settings import Settings
+from vivier.settings import DEMO_SECRET, Settings, SettingsError
 
 DAY = 86_400
 
 
-def settings_with(secret: str = "current-key", old: tuple[str, ...] = ()) -> Settings:
+def key(name: str) -> str:
+    """A key the 32-byte rule accepts, recognisable by its name."""
+    return f"{name}-".ljust(40, "k")
+
+
+def settings_with(secret: str = key("current-key"), old: tuple[str, ...] = ()) -> Settings:
     return Settings(
         secret_key=secret, old_secret_keys=list(old), public_base_url="https://talents.example/"
     )
@@ -77,7 +82,7 @@ def test_an_altered_token_is_tampered() -> None:
 
 
 def test_a_token_signed_with_an_unknown_key_is_tampered() -> None:
-    token = make_token(settings_with("someone-elses-key"), 42, "unsubscribe")
+    token = make_token(settings_with(key("someone-elses-key")), 42, "unsubscribe")
     assert problem_reason(settings_with(), token, "unsubscribe") == "tampered"
 
 
@@ -109,13 +114,13 @@ def test_a_preferences_token_cannot_unsubscribe_and_vice_versa() -> None:
 
 
 def test_links_signed_before_a_key_rotation_keep_working() -> None:
-    before = settings_with("old-key")
+    before = settings_with(key("old-key"))
     token = make_token(before, 42, "unsubscribe")
-    after = settings_with("new-key", old=("old-key",))
+    after = settings_with(key("new-key"), old=(key("old-key"),))
     assert read_token(after, token, "unsubscribe") == 42
     fresh = make_token(after, 42, "unsubscribe")
-    assert read_token(settings_with("new-key"), fresh, "unsubscribe") == 42  # newest key signs
-    assert problem_reason(settings_with("new-key"), token, "unsubscribe") == "tampered"
+    assert read_token(settings_with(key("new-key")), fresh, "unsubscribe") == 42  # newest key signs
+    assert problem_reason(settings_with(key("new-key")), token, "unsubscribe") == "tampered"
 
 
 def test_an_unknown_purpose_is_refused() -> None:
@@ -123,3 +128,22 @@ def test_an_unknown_purpose_is_refused() -> None:
         make_token(settings_with(), 42, "login")
     with pytest.raises(ValueError, match="unknown token purpose"):
         read_token(settings_with(), "x", "login")
+
+
+@pytest.mark.parametrize(("secret", "old"), [
+    (DEMO_SECRET, ()), ("sixteen-byte-key", ()), (key("current"), ("short-old-key",)),
+    (key("current"), (DEMO_SECRET,)),
+])
+def test_outside_the_demo_no_link_is_signed_or_read_with_a_weak_key(
+        secret: str, old: tuple[str, ...]) -> None:
+    good = make_token(settings_with(), 42, "unsubscribe")
+    weak = settings_with(secret, old)
+    with pytest.raises(SettingsError, match="32 bytes"):
+        make_token(weak, 42, "unsubscribe")
+    with pytest.raises(SettingsError, match="32 bytes"):
+        read_token(weak, good, "unsubscribe")
+
+
+def test_the_demo_signs_with_the_demo_key() -> None:
+    demo = Settings(secret_key=DEMO_SECRET, env="demo")  # type: ignore[arg-type]
+    assert read_token(demo, make_token(demo, 7, "preferences"), "preferences") == 7

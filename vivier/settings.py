@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceParseError
 
@@ -17,12 +17,24 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_SECRET = "vivier-demo-secret-change-me"
+# 32 bytes: an HMAC-SHA1 key (itsdangerous) is as strong as its entropy; a person's password is not.
+MIN_SECRET_BYTES = 32
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_URL_CHARS = re.compile(r"[!-;=?-~]+")  # printable ASCII without spaces or angle brackets
+_HOST = re.compile(r"[A-Za-z0-9._:\[\]-]+")
+MAX_BASE_URL = 200  # the List-Unsubscribe header (URL + ~120-char token) must fit in 998
 
 
 class TransportName(StrEnum):
     maildir = "maildir"
     smtp = "smtp"
     none = "none"
+
+
+class Environment(StrEnum):
+    production = "production"
+    demo = "demo"  # `make demo` / `vivier demo`: the public demo key may sign links
 
 
 class TaskRunnerName(StrEnum):
@@ -47,6 +59,9 @@ class Settings(BaseSettings):
         env_prefix="VIVIER_", env_file=".env", extra="ignore", validate_default=True
     )
 
+    env: Environment = Field(
+        Environment.production, description="production, or demo (`vivier demo` sets it)"
+    )
     database_url: str = Field(
         "sqlite:///var/vivier.db", description="SQLAlchemy URL: SQLite file or PostgreSQL"
     )
@@ -140,6 +155,9 @@ class Settings(BaseSettings):
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="message templates")
     segments_file: Path = Field(PROJECT_ROOT / "segments.yaml", description="segments definition")
     samples_dir: Path = Field(Path("var/samples"), description="dry-run rendered samples")
+    samples_keep_days: int = Field(
+        7, ge=0, le=365, description="days dry-run samples are kept (0: purged at the next run)"
+    )
 
     @field_validator("team_timezone")
     @classmethod
@@ -164,7 +182,74 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        host = value.split("://", 1)[1].split("/", 1)[0]
+        if not _URL_CHARS.fullmatch(value) or not host or not _HOST.fullmatch(host):
+            raise ValueError(
+                "must be a plain ASCII URL with a host and no spaces or angle brackets, "
+                "e.g. https://talents.example.com"
+            )
+        if "?" in value or "#" in value:
+            raise ValueError("must not hold a query or fragment: links add /u/<token> to it")
+        if len(value) > MAX_BASE_URL:
+            raise ValueError(f"is longer than {MAX_BASE_URL} characters: links would not fit a header")
+        return value
+
+    @field_validator("sender_address")
+    @classmethod
+    def _plain_address(cls, value: str) -> str:
+        # It is the From address and its domain is every Message-ID's: a bad one fails every send.
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(
+                "must be a bare address like talents@example.com (ASCII, no display name, "
+                "no spaces or brackets); put the display name in VIVIER_SENDER_NAME"
+            )
+        return value
+
+    @field_validator("sender_name", "recruiter_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if _CONTROLS.search(value):
+            raise ValueError("must be one line of text (no line breaks or control characters)")
+        if len(value) > 100:
+            raise ValueError("is longer than 100 characters")
+        return value
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not _HOST.fullmatch(value):
+            raise ValueError("must be a host name or IP address (no spaces, no scheme, no port)")
+        return value
+
+    @field_validator("maildir_path", "samples_dir")
+    @classmethod
+    def _a_folder(cls, value: Path) -> Path:
+        if not str(value).strip() or str(value) == ".":
+            raise ValueError("must name a folder of its own (e.g. var/outbox)")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty: set a random secret of at least 32 bytes")
+        return value
+
+    @field_validator("old_secret_keys")
+    @classmethod
+    def _no_empty_old_key(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not key.get_secret_value().strip() for key in value):
+            raise ValueError("holds an empty key: remove it from the list")
+        return value
+
+    @model_validator(mode="after")
+    def _login_has_password(self) -> Settings:
+        if self.smtp_user and not (self.smtp_password and self.smtp_password.get_secret_value()):
+            raise ValueError(
+                "VIVIER_SMTP_USER is set but VIVIER_SMTP_PASSWORD is empty: set both, or neither"
+            )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
@@ -176,6 +261,41 @@ class Settings(BaseSettings):
     @property
     def uses_demo_secret(self) -> bool:
         return self.secret_key.get_secret_value() == DEMO_SECRET
+
+    @property
+    def is_demo(self) -> bool:
+        return self.env is Environment.demo
+
+    def signing_key_problem(self) -> str | None:
+        """Why the link keys would let someone forge links, or None (any key will do in the demo)."""
+        return weak_key_problem(
+            self.secret_key.get_secret_value(),
+            tuple(key.get_secret_value() for key in self.old_secret_keys),
+            self.env,
+        )
+
+    def require_signing_keys(self) -> None:
+        """Raise SettingsError when links signed with these keys could be forged (outside the demo)."""
+        if problem := self.signing_key_problem():
+            raise SettingsError(problem)
+
+
+def weak_key_problem(secret: str, old: tuple[str, ...], env: Environment) -> str | None:
+    """The signing rule: outside the demo, no demo key and no key under MIN_SECRET_BYTES bytes."""
+    if env is Environment.demo:
+        return None
+    fix = (f"set a random secret of at least {MIN_SECRET_BYTES} bytes, e.g. "
+           "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
+           "or VIVIER_ENV=demo to try vivier on demo data")
+    if secret == DEMO_SECRET:
+        return f"VIVIER_SECRET_KEY is the public demo key: anyone could forge links; {fix}"
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"VIVIER_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes: links could be forged; {fix}"
+    for key in old:
+        if key == DEMO_SECRET or len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+            return (f"VIVIER_OLD_SECRET_KEYS holds the demo key or a key under {MIN_SECRET_BYTES} "
+                    "bytes: links signed with it could be forged; drop it from the list")
+    return None
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -191,14 +311,15 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            shown = "" if "password" in field or "secret" in field else f" (got {error.get('input')!r})"
-            lines.append(f"VIVIER_{field.upper()}: {error['msg']}{shown}")
+            field = str(error["loc"][0]) if error["loc"] else ""
+            secret = "password" in field or "secret" in field
+            shown = "" if secret else f" (got {error.get('input')!r})"
+            name = f"VIVIER_{field.upper()}: " if field else ""
+            lines.append(f"{name}{error['msg'].removeprefix('Value error, ')}{shown if field else ''}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     if settings.uses_demo_secret:
-        log.warning(
-            "VIVIER_SECRET_KEY is the demo default: set a secret of your own before production"
-        )
+        log.warning("VIVIER_SECRET_KEY is the demo default: %s", "fine for the demo, never for real people"
+                    if settings.is_demo else "sends and the web app refuse it outside VIVIER_ENV=demo")
     return settings
 
 

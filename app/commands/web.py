@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from app.commands.common import console, engine, load
+from app.commands.common import console, engine, err_console, load
 
 
 def web(
@@ -19,6 +19,7 @@ def web(
     """Serve the preference page and the one-click unsubscribe links of every message.
 
     Links in messages start with VIVIER_PUBLIC_BASE_URL: serve this app at that address.
+    It refuses to start with the demo VIVIER_SECRET_KEY or one under 32 bytes, unless VIVIER_ENV=demo.
 
     In production, put it behind a TLS reverse proxy and pass --proxy-headers.
 
@@ -33,6 +34,9 @@ def web(
     from app.web import create_app
 
     settings = load()
+    if problem := settings.signing_key_problem():  # a weak key lets anyone change anyone's consent
+        err_console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
     engine(settings)  # migrated before the first request
     logging.getLogger("vivier.web").setLevel(logging.INFO)
     console.print(f"preference centre on http://{host}:{port} "

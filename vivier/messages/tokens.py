@@ -5,6 +5,11 @@ email address never appears in it. Each purpose has its own salt, so a preferenc
 token cannot unsubscribe anyone and vice versa. `settings.secret_key` signs;
 `settings.old_secret_keys` still verify, so keys can be rotated without breaking links
 already in people's inboxes (drop an old key once its links are past their max age).
+
+Outside the demo (`VIVIER_ENV=demo`), no link is signed or read with the public demo key or a
+key under 32 bytes (`SettingsError`): candidate ids are sequential, so a guessable key would
+let anyone read and change every candidate's consent. A token shows its candidate id (base64,
+signed, not encrypted): the key, not the id, is what keeps links from being forged.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from functools import lru_cache
 
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from vivier.settings import Settings
+from vivier.settings import Environment, Settings, SettingsError, weak_key_problem
 
 PURPOSES = ("unsubscribe", "preferences")
 # How long a link in an old message keeps working (unsubscribe must work >= 60 days).
@@ -31,9 +36,20 @@ class TokenProblem(Exception):
 
 
 def _keys(settings: Settings) -> tuple[str, ...]:
-    """Oldest first, newest last: itsdangerous signs with the last key and verifies with all."""
+    """Oldest first, newest last: itsdangerous signs with the last key and verifies with all.
+
+    Raises SettingsError when the keys would let someone forge links (outside the demo)."""
     old = tuple(key.get_secret_value() for key in settings.old_secret_keys)
-    return (*old, settings.secret_key.get_secret_value())
+    keys = (*old, settings.secret_key.get_secret_value())
+    if problem := _key_problem(keys, settings.env):
+        raise SettingsError(problem)
+    return keys
+
+
+@lru_cache(maxsize=16)
+def _key_problem(keys: tuple[str, ...], env: Environment) -> str | None:
+    # Cached: two links per message must not re-check the same keys.
+    return weak_key_problem(keys[-1], keys[:-1], env)
 
 
 @lru_cache(maxsize=16)

@@ -20,7 +20,7 @@ from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Interaction, utcnow
 from vivier.store.sql import add_suppressions
-from vivier.transports import Outcome, SendResult, TransportSession, TransportUnavailable
+from vivier.transports import Outcome, SendResult, TransportSession
 
 BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this batch saw none
 
@@ -55,14 +55,16 @@ def deliver_batch(
                 except TemplateProblem as problem:
                     results.append((claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None))
                     continue
-                message = outgoing(claim.send_id, candidate, rendered, context, period, settings, now)
                 try:
+                    message = outgoing(claim.send_id, candidate, rendered, context, period, settings, now)
                     mime = build_mime(message, settings.sender_address, settings.sender_name)
                 except HeaderInjection as problem:
                     results.append((claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None))
                     continue
                 results.append((claim, session.send(message, mime), message.message_id))
-        except TransportUnavailable:
+        except BaseException:
+            # Whatever stopped the chunk (transport gone, a setting no message can be built with,
+            # a bug): record what was attempted and hand the rest back, never leave it `sending`.
             attempted = {claim.send_id for claim, _, _ in results}
             _record(engine, spec, results, candidates, tally)
             ledger_moves.release(engine, [c.send_id for c in claims if c.send_id not in attempted])
@@ -72,8 +74,8 @@ def deliver_batch(
         bounced = any(result.outcome is Outcome.hard_bounce for _, result, _ in results)
         if bounced or chunks % BOUNCE_CHECK_EVERY == 0:  # provider bounces arrive in between
             with engine.connect() as conn:
-                if problem := guardrails.bounce_problem(conn, spec.run_id, settings):
-                    _stop(engine, spec, problem)
+                if tripped := guardrails.bounce_problem(conn, spec.run_id, settings):
+                    _stop(engine, spec, tripped)
     return tally
 
 

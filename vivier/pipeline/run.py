@@ -10,6 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from vivier.messages.context import sender_domain
+from vivier.messages.mime import HeaderInjection, OutgoingMessage, build_mime, message_id_for
+from vivier.messages.tokens import unsubscribe_url
 from vivier.pipeline import deliver, extract, plan, runs
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import Resources
@@ -17,7 +20,9 @@ from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.summary import RunSummary
 from vivier.pipeline.tally import Tally
 from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_start, today_in
+from vivier.settings import SettingsError
 from vivier.store.schema import utcnow
+from vivier.transports import TransportUnavailable
 
 
 class RunStopped(RuntimeError):
@@ -40,6 +45,43 @@ def open_spec(
     return RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
                    dry_run=dry_run, flow_run_id=flow_run_id,
                    segments=tuple(segments) if segments else None, started_at=utcnow())
+
+
+def preflight(resources: Resources, spec: RunSpec) -> None:
+    """Before anything is planned: the link keys and one message's headers, from the settings.
+
+    A setting that would fail every message stops the run here, saying what to fix, instead of
+    failing each send after its row was claimed. Raises `RunStopped`.
+    """
+    settings = resources.settings
+    try:
+        settings.require_signing_keys()
+        probe = OutgoingMessage(
+            send_id=0, candidate_id=0, to_address="preflight@vivier.invalid", to_name="Preflight",
+            subject="preflight", html="", text="", locale="en",
+            message_id=message_id_for(spec.cadence, spec.period_key, 0, sender_domain(settings)),
+            unsubscribe_url=unsubscribe_url(settings, 0), date=utcnow(),
+        )
+        build_mime(probe, settings.sender_address, settings.sender_name)
+    except SettingsError as problem:
+        raise RunStopped([f"**Stopped before planning:** {problem}"]) from None
+    except HeaderInjection as problem:
+        raise RunStopped([f"**Stopped before planning:** no message can be built with these "
+                          f"settings ({problem}); check VIVIER_SENDER_ADDRESS and "
+                          "VIVIER_PUBLIC_BASE_URL"]) from None
+
+
+def check_transport(resources: Resources, spec: RunSpec, tally: Tally) -> None:
+    """Before the first claim: the way out works (SMTP answers NOOP, the Maildir is writable)."""
+    try:
+        resources.transport.check()
+    except TransportUnavailable as problem:
+        raise RunStopped([
+            f"**Stopped before sending:** the {resources.transport.name} transport is not ready: "
+            f"{problem}",
+            f"0 of {tally.stages['planned']:,} sent (nothing was claimed). Rerun "
+            f"`{rerun_hint(spec)}` once it is fixed.",
+        ]) from None
 
 
 def new_summary(spec: RunSpec, label: str | None = None) -> RunSummary:
@@ -164,6 +206,11 @@ def run_period(
     summary = new_summary(spec)
     tally = summary.tally
     try:
+        try:
+            preflight(resources, spec)
+        except RunStopped as refused:
+            summary.notes = refused.notes
+            raise
         with resources.engine.connect() as conn:
             bounds = extract.batch_bounds(conn, cadence, settings.batch_size, limit)
         try:
@@ -178,6 +225,11 @@ def run_period(
             summary.notes = [f"**Stopped before sending:** {problem}"]
             raise
         if not dry_run and tally.stages["planned"]:
+            try:
+                check_transport(resources, spec, tally)
+            except RunStopped as refused:
+                summary.notes = refused.notes
+                raise
             try:
                 with resources.transport.open() as session:
                     collect_deliveries(tally, _each_batch(resources, spec, bounds, session))

@@ -61,6 +61,10 @@ class Transport(Protocol):
 
     def open(self) -> TransportSession: ...
 
+    def check(self) -> None:
+        """Pre-flight before a run claims anything: TransportUnavailable says what to fix."""
+        ...
+
 
 class ClosingSession:
     """Mixin: a session is a context manager that closes itself."""

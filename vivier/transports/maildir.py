@@ -2,7 +2,8 @@
 
 Written directly (tmp/ then an atomic rename into new/), which measured ~8x faster than
 `mailbox.Maildir.add` (~4,000 vs ~520 messages/s). Files are not fsync'd: the outbox is a
-demo and review aid, not a durable mail queue.
+demo and review aid, not a durable mail queue. Messages hold personal data: folders are
+created 0700 and files 0600, and a symlink is never followed to write one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from vivier.messages.mime import OutgoingMessage
 from vivier.transports.base import ClosingSession, Outcome, SendResult, TransportUnavailable
 
 SUBFOLDERS = ("tmp", "new", "cur")
+# A new file only (never through a symlink an attacker left), readable by the owner only.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 _sequence = itertools.count()  # next() on a count is atomic: unique names across threads
 
 
@@ -37,8 +40,9 @@ class MaildirTransport:
 
     def open(self) -> MaildirSession:
         try:
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             for sub in SUBFOLDERS:
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
+                (self.path / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise TransportUnavailable(
                 f"cannot create the Maildir at {self.path}: {exc.strerror}; "
@@ -50,6 +54,19 @@ class MaildirTransport:
                 "check VIVIER_MAILDIR_PATH and the folder's permissions"
             )
         return MaildirSession(self)
+
+    def check(self) -> None:
+        """Create the Maildir if needed and write (then remove) a file in it."""
+        self.open()
+        probe = self.path / "tmp" / f"{self.unique_name()}.preflight"
+        try:
+            os.close(os.open(probe, _CREATE, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            raise TransportUnavailable(
+                f"cannot write in the Maildir at {self.path}: {exc.strerror}; "
+                "check VIVIER_MAILDIR_PATH and the folder's permissions and free space"
+            ) from None
 
     def unique_name(self) -> str:
         """A Maildir file name: time, microseconds, process, sequence, host."""
@@ -70,7 +87,7 @@ class MaildirSession(ClosingSession):
         name = self._transport.unique_name()
         staged = self._tmp / name
         try:
-            with open(staged, "xb") as file:
+            with os.fdopen(os.open(staged, _CREATE, 0o600), "wb") as file:
                 # Maildir files use the local line ending, as mail clients expect.
                 file.write(mime.replace(b"\r\n", b"\n"))
             os.rename(staged, self._new / name)  # atomic: readers never see half a file

@@ -27,6 +27,9 @@ class NoneTransport:
     def open(self) -> NoneSession:
         return NoneSession(self)
 
+    def check(self) -> None:
+        """Nothing to reach: always ready."""
+
     def _counted(self) -> None:
         with self._lock:
             self.count += 1

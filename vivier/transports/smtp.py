@@ -79,6 +79,11 @@ class SmtpTransport:
         session.reconnect()
         return session
 
+    def check(self) -> None:
+        """Connect (TLS, login as configured) and NOOP: a run fails here before claiming anything."""
+        with self.open() as session:
+            session.noop()
+
     def tls_context(self) -> ssl.SSLContext | None:
         """Built once: loading the CA store costs ~50 ms, more than a whole connection."""
         if self.tls is not SmtpTls.plain and self._tls_context is None:
@@ -159,6 +164,21 @@ class SmtpSession(ClosingSession):
         self._drop()
         self._smtp = self._transport.connect()
         self.connections += 1
+
+    def noop(self) -> None:
+        """NOOP on the current connection: TransportUnavailable unless the server answers 250."""
+        where = f"{self._transport.host}:{self._transport.port}"
+        if self._smtp is None:
+            self.reconnect()
+        assert self._smtp is not None
+        try:
+            code, _ = self._smtp.noop()
+        except _LINK_ERRORS as exc:
+            raise TransportUnavailable(_connect_problem(where, "NOOP", exc)) from None
+        if code != 250:
+            raise TransportUnavailable(
+                f"SMTP server at {where} answered NOOP with {code}; check the server's logs"
+            )
 
     def send(self, message: OutgoingMessage, mime: bytes) -> SendResult:
         """Deliver one message; raises TransportUnavailable only if it was not handed over."""
