@@ -132,8 +132,8 @@ ROW = GOOD.format(n=1)
                  "last_applied_at 2999-01-01 is in the future", id="future_date"),
     pytest.param(ROW.replace("Léa", "L" * 101),
                  "first_name is 101 characters long; the limit is 100", id="too_long"),
-    pytest.param(ROW.replace("Léa", '"Léa\r\nMarie"'),
-                 "first_name contains a line break", id="line_break"),
+    pytest.param(ROW.replace("Léa", '"Léa\tMarie"'),
+                 "first_name contains a line break, control", id="tab"),
     pytest.param(ROW.replace("Lyon", '"=HYPERLINK(""http://x"")"'),
                  "city starts with '=' like a spreadsheet formula", id="formula_equals"),
     pytest.param(ROW.replace("Lyon", "+33 cmd"), "city starts with '+'", id="formula_plus"),
@@ -173,8 +173,10 @@ def test_a_line_break_inside_quotes_keeps_later_line_numbers_right(
 ) -> None:
     broken = GOOD.format(n=1).replace("Lyon", '"Ly\non"')
     path = write(tmp_path, HEADER, broken, GOOD.format(n=2).replace("active", "nope"))
-    lines = [(r.line, r.external_id) for r in import_candidates(engine, path).rejected]
-    assert lines == [(2, "ATS-1"), (4, "ATS-2")]
+    report = import_candidates(engine, path)
+    lines = [(r.line, r.external_id) for r in report.rejected]
+    assert lines == [(2, "ATS-1"), (3, None), (4, "ATS-2")]  # line 3 was read into line 2's field
+    assert report.read == 3 == report.imported + len(report.rejected)
 
 
 def test_a_suppressed_email_reimported_stays_suppressed(engine: sa.Engine, tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""`vivier import …`: ATS exports. Exit 0: all rows in; 1: rows rejected; 2: file unreadable."""
+"""`vivier import …`: ATS exports. Exit 0: all rows in; 1: rows rejected; 2: file unreadable.
+
+Nothing an import prints holds a row's values: rejections give the line, the ATS id and the
+reason; an error nobody foresaw gives its type only (its text or traceback could hold names).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.commands.common import console, engine, err_console, load
+from vivier.gdpr.anonymise import erasure_keys_of
 from vivier.imports.applications import ApplicationImportReport, import_applications
 from vivier.imports.candidates import import_candidates
 from vivier.imports.consents import import_consents
@@ -44,7 +49,8 @@ def candidates(
     """
     settings = load()
     database = engine(settings)
-    _finish(lambda: import_candidates(database, file, zone=settings.zone), "candidates")
+    _finish(lambda: import_candidates(database, file, zone=settings.zone,
+                                      keys=erasure_keys_of(settings)), "candidates")
 
 
 @app.command()
@@ -61,7 +67,8 @@ def consents(
     """
     settings = load()
     database = engine(settings)
-    _finish(lambda: import_consents(database, file, zone=settings.zone), "consent events")
+    _finish(lambda: import_consents(database, file, zone=settings.zone,
+                                    keys=erasure_keys_of(settings)), "consent events")
 
 
 @app.command()
@@ -103,8 +110,9 @@ def applications(
     """
     settings = load()
     database = engine(settings)
-    _finish(lambda: import_applications(database, file, zone=settings.zone), "applications",
-            _application_notes)
+    _finish(lambda: import_applications(database, file, zone=settings.zone,
+                                        keys=erasure_keys_of(settings)),
+            "applications", _application_notes)
 
 
 def _event_notes(report: ImportReport) -> list[str]:
@@ -136,7 +144,11 @@ def _finish(
     except ImportFileError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
-    line = f"{report.file}: {report.imported:,} {noun} imported"
+    except Exception as exc:  # noqa: BLE001 - its text or traceback could hold row values
+        err_console.print(f"[red]the import stopped on an unexpected error ({type(exc).__name__})"
+                          "; nothing was imported. Tell the vivier maintainers.[/red]")
+        raise typer.Exit(2) from None
+    line = f"{report.file}: {report.read:,} rows read, {report.imported:,} {noun} imported"
     if report.updated:
         line += f", {report.updated:,} updated"
     if report.skipped:

@@ -7,7 +7,9 @@ values of JSON keys that hold identifiers or free text (IP, user agent, note, bo
 What stays: the id, the ATS id (so a re-import is refused), status, locale, dates, the
 send ledger, decisions, interactions and the consent log's state/time history — the
 aggregate record the report reads. The address's hash goes to `suppressions`, so a new
-ATS record with the same address is never messaged either.
+ATS record with the same address is never messaged either, and keyed hashes of the address
+and the ATS id go to `erasure_keys`, so the imports refuse to store the person again (under
+another ATS id, or the same one in another case).
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from vivier.gdpr import person_tables
 from vivier.ledger import moves as ledger_moves
-from vivier.rules.identity import email_hash, normalise_email
-from vivier.store.schema import Candidate, Interaction, Send, utcnow
+from vivier.rules.identity import ErasureKeys, email_hash, normalise_email
+from vivier.settings import Settings, get_settings
+from vivier.store.schema import Candidate, ErasureKey, Interaction, Send, utcnow
 from vivier.store.sql import add_suppressions
 
 ERASED = "[erased]"
@@ -109,33 +113,46 @@ def _personal(key: object, value: Any) -> bool:
     return folded in PERSONAL_KEYS and value not in (None, "", [], {})
 
 
+def erasure_keys_of(settings: Settings) -> ErasureKeys:
+    """The secrets erasure keys are made and checked with: the secret key, then retired ones."""
+    return ErasureKeys.of(settings.secret_key.get_secret_value(),
+                          [key.get_secret_value() for key in settings.old_secret_keys])
+
+
 def anonymise(
     conn: Connection, candidate_ids: Sequence[int], *, source: str,
     now: datetime | None = None, flow_run_id: str | None = None,
+    keys: ErasureKeys | None = None,
 ) -> list[int]:
     """Anonymise these candidates in the caller's transaction; returns the ids done now.
 
     Already-erased candidates are skipped, so running it again changes nothing.
     `source` says why (`request` for an erasure request, `retention` for the monthly flow).
+    `keys` makes the erasure keys; None reads them from the process settings.
     """
     now = now or utcnow()
+    keys = keys or erasure_keys_of(get_settings())
     done: list[int] = []
     for start in range(0, len(candidate_ids), CHUNK):
         done += _anonymise_chunk(conn, list(candidate_ids[start:start + CHUNK]), source, now,
-                                 flow_run_id)
+                                 flow_run_id, keys)
     return done
 
 
 def _anonymise_chunk(
-    conn: Connection, ids: list[int], source: str, now: datetime, flow_run_id: str | None
+    conn: Connection, ids: list[int], source: str, now: datetime, flow_run_id: str | None,
+    keys: ErasureKeys,
 ) -> list[int]:
+    rows = conn.execute(
+        select(Candidate.id, Candidate.external_id, Candidate.email, Candidate.first_name,
+               Candidate.last_name)
+        .where(Candidate.id.in_(ids), Candidate.erased_at.is_(None))
+        .with_for_update()).all()
     people = {row.id: Identifiers(row.email, (row.first_name or "", row.last_name or ""))
-              for row in conn.execute(
-                  select(Candidate.id, Candidate.email, Candidate.first_name, Candidate.last_name)
-                  .where(Candidate.id.in_(ids), Candidate.erased_at.is_(None))
-                  .with_for_update())}
+              for row in rows}
     if not people:
         return []
+    _leave_erasure_keys(conn, [(row.email, row.external_id) for row in rows], source, now, keys)
     add_suppressions(conn, [
         {"email_hash": email_hash(person.email), "reason": "erasure",
          "source": f"gdpr-{source}"[:64], "created_at": now}
@@ -150,6 +167,23 @@ def _anonymise_chunk(
         {"candidate_id": candidate_id, "kind": "erased", "flow_run_id": flow_run_id,
          "details": {"source": source}, "occurred_at": now} for candidate_id in people])
     return sorted(people)
+
+
+def _leave_erasure_keys(
+    conn: Connection, people: list[tuple[str | None, str]], source: str, now: datetime,
+    keys: ErasureKeys,
+) -> None:
+    """Keyed hashes of each person's address and ATS id, so the imports refuse them again."""
+    found = {}
+    for email, ats_id in people:
+        for kind, value in (("email", email), ("external_id", ats_id)):
+            if value and value.strip():
+                digest = keys.key(kind, value)
+                found[digest] = {"digest": digest, "kind": kind, "source": source[:16],
+                                 "erased_at": now}
+    if found:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(ErasureKey).on_conflict_do_nothing(), list(found.values()))
 
 
 def _blank_profile() -> dict[str, Any]:

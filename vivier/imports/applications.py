@@ -8,7 +8,9 @@ and outcome, outcome_at (optional). Decisions worth knowing:
 - An `applied` interaction is recorded once per candidate and job, and a `hired` one once
   when the outcome becomes `hired` (at `outcome_at`, else at import time): their `event_key`
   makes a re-import record nothing twice.
-- An unknown or erased candidate's row is rejected with its line number.
+- An unknown or erased candidate's row is rejected with its line number, also under a case
+  variant of an erased person's ATS id; so is an outcome dated before the application.
+- Two rows for one application in a file make one: the later ones count as skipped.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, updat
 
 from vivier.imports.candidates import CANDIDATES
 from vivier.imports.chunks import CandidateRows, load_per_candidate
+from vivier.imports.erased import default_keys
 from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when
 from vivier.imports.report import ImportReport, Rejection, RowError
 from vivier.imports.rows import read_rows
+from vivier.rules.identity import ErasureKeys
 from vivier.store.schema import APPLICATION_OUTCOMES, Application, Candidate, utcnow
 from vivier.store.sql import record_events
 
@@ -52,21 +56,28 @@ def application_row(record: dict[str, str], zone: tzinfo, now: datetime) -> dict
     outcome = clean_text(record, "outcome", 16).lower() or None
     if outcome is not None and outcome not in APPLICATION_OUTCOMES:
         raise RowError(f"unknown outcome {outcome[:20]!r}: use {', '.join(APPLICATION_OUTCOMES)}")
-    outcome_at = clean_text(record, "outcome_at", None)
-    return {"job_ref": job, "applied_at": parse_when(applied, "applied_at", zone, now),
-            "outcome": outcome,
-            "outcome_at": parse_when(outcome_at, "outcome_at", zone, now) if outcome_at else None}
+    outcome_text = clean_text(record, "outcome_at", None)
+    applied_at = parse_when(applied, "applied_at", zone, now)
+    outcome_at = parse_when(outcome_text, "outcome_at", zone, now) if outcome_text else None
+    if outcome_at is not None and outcome_at < applied_at:
+        raise RowError(f"outcome_at {outcome_text} is before applied_at {applied}: "
+                       f"an application cannot be {outcome or 'decided'} before it was made")
+    return {"job_ref": job, "applied_at": applied_at, "outcome": outcome, "outcome_at": outcome_at}
 
 
 def import_applications(
-    engine: Engine, path: Path | str, zone: tzinfo = DEFAULT_ZONE, now: datetime | None = None
+    engine: Engine, path: Path | str, zone: tzinfo = DEFAULT_ZONE, now: datetime | None = None,
+    keys: ErasureKeys | None = None,
 ) -> ApplicationImportReport:
-    """Upsert the applications of an ATS file; report rejected lines and hires recorded."""
+    """Upsert the applications of an ATS file; report rejected lines and hires recorded.
+
+    `keys` recognise erased people (None: those of the process settings).
+    """
     path, now = Path(path), now or utcnow()
     report = ApplicationImportReport(file=path.name)
     load_per_candidate(engine, read_rows(path, APPLICATION_COLUMNS, APPLICATION_OPTIONAL, report),
                        report, lambda record: application_row(record, zone, now),
-                       lambda conn, chunk: _upsert(conn, chunk, report, now))
+                       lambda conn, chunk: _upsert(conn, chunk, report, now), default_keys(keys))
     return report
 
 
@@ -88,7 +99,7 @@ def _upsert(
                 "(vivier import candidates FILE.csv)") if person is None else
                 "candidate was erased: their applications are not imported"))
             continue
-        _merge(wanted, (person.id, row["job_ref"]), row)
+        report.skipped += _merge(wanted, (person.id, row["job_ref"]), row)
     stored = {(row.candidate_id, row.job_ref): row for row in conn.execute(
         select(Application.id, Application.candidate_id, Application.job_ref,
                Application.applied_at, Application.outcome)
@@ -119,15 +130,19 @@ def _upsert(
     report.hires += _record_interactions(conn, wanted, now)
 
 
-def _merge(wanted: dict[Pair, dict[str, Any]], pair: Pair, row: dict[str, Any]) -> None:
-    """Two rows for one application in a file: the earliest date, the later row's outcome."""
+def _merge(wanted: dict[Pair, dict[str, Any]], pair: Pair, row: dict[str, Any]) -> bool:
+    """Two rows for one application in a file: the earliest date, the later row's outcome.
+
+    True when the row was merged into an earlier one (it counts as skipped).
+    """
     earlier = wanted.get(pair)
     if earlier is None:
         wanted[pair] = dict(row)
-        return
+        return False
     earlier["applied_at"] = min(earlier["applied_at"], row["applied_at"])
     if row["outcome"] is not None:
         earlier["outcome"], earlier["outcome_at"] = row["outcome"], row["outcome_at"]
+    return True
 
 
 def _move_last_applied(conn: Connection, wanted: dict[Pair, dict[str, Any]]) -> None:

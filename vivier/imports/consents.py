@@ -3,7 +3,7 @@
 Columns: external_id, state, recorded_at (required) and source, evidence (optional).
 Every row is validated; bad rows are reported with their line number and reason. An event
 already recorded (same candidate, state and time) is skipped; events about an unknown or
-erased candidate are rejected.
+erased candidate are rejected, also under a case variant of an erased person's ATS id.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from sqlalchemy import Engine, Table, insert, select
 
 from vivier.imports.candidates import CANDIDATES
 from vivier.imports.chunks import CandidateRows, load_per_candidate
+from vivier.imports.erased import default_keys
 from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when, shown
 from vivier.imports.report import ImportReport, Rejection, RowError
 from vivier.imports.rows import read_csv_records
+from vivier.rules.identity import ErasureKeys
 from vivier.store.schema import CONSENT_STATES, Consent, utcnow
 
 CONSENT_COLUMNS = ("external_id", "state", "recorded_at")
@@ -51,14 +53,19 @@ def consent_row(record: dict[str, str], zone: tzinfo, now: datetime) -> dict[str
 
 
 def import_consents(
-    engine: Engine, path: Path | str, zone: tzinfo = DEFAULT_ZONE, now: datetime | None = None
+    engine: Engine, path: Path | str, zone: tzinfo = DEFAULT_ZONE, now: datetime | None = None,
+    keys: ErasureKeys | None = None,
 ) -> ImportReport:
-    """Append the consent events of an ATS CSV; an event already recorded is skipped."""
+    """Append the consent events of an ATS CSV; an event already recorded is skipped.
+
+    `keys` recognise erased people (None: those of the process settings).
+    """
     path, now = Path(path), now or utcnow()
     report = ImportReport(file=path.name)
     load_per_candidate(engine, read_csv_records(path, CONSENT_COLUMNS, CONSENT_OPTIONAL, report), report,
                        lambda record: consent_row(record, zone, now),
-                       lambda connection, chunk: _append_consents(connection, chunk, report))
+                       lambda connection, chunk: _append_consents(connection, chunk, report),
+                       default_keys(keys))
     return report
 
 

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from vivier.imports.events import DEFAULT_SOURCE, IngestResult, ProviderEvent, ingest, problems_of
-from vivier.imports.report import ImportReport, Rejection
+from vivier.imports.events import DEFAULT_SOURCE, IngestResult, ProviderEvent, ingest, parse_event
+from vivier.imports.report import ImportReport, Rejection, stopped_safely
 from vivier.imports.rows import read_rows
 
 EVENT_COLUMNS = ("type", "message_id", "occurred_at")
@@ -34,7 +33,8 @@ def import_events(engine: Engine, path: Path | str, source: str = DEFAULT_SOURCE
     """Record the events of a CSV or JSON Lines file; report rejected lines and the effects."""
     path = Path(path)
     report = EventImportReport(file=path.name)
-    report.result = ingest(engine, _events(path, report), source)
+    with stopped_safely(report):
+        report.result = ingest(engine, _events(path, report), source)
     report.imported, report.skipped = report.result.recorded, report.result.duplicates
     report.rejected.sort(key=lambda rejection: rejection.line)
     return report
@@ -47,9 +47,9 @@ def _events(path: Path, report: ImportReport) -> Iterator[ProviderEvent]:
             continue
         values = {name: value.strip() for name, value in record.items()
                   if name in EVENT_COLUMNS + EVENT_OPTIONAL and value.strip()}
-        try:
-            yield ProviderEvent.model_validate(values)
-        except ValidationError as error:
-            reason = "; ".join(f"{problem.field}: {problem.message}"
-                               for problem in problems_of(line, error))
-            report.rejected.append(Rejection(line, None, reason))
+        event, problems = parse_event(line, values)
+        if event is not None:
+            yield event
+        else:
+            report.rejected.append(Rejection(line, None, "; ".join(
+                f"{problem.field}: {problem.message}" for problem in problems)))

@@ -43,6 +43,7 @@ from vivier.store.sql import add_suppressions, one_of, record_events
 EVENT_TYPES = ("delivered", "opened", "clicked", "bounced", "complained", "replied")
 CHUNK_SIZE = 5_000
 CLOCK_SKEW = timedelta(minutes=5)  # a provider's clock may run a little ahead of ours
+EARLIEST_YEAR = 1900  # before it, a date is a "no date" placeholder, not an event
 COMPLAINT_SOURCE = "provider-complaint"
 DEFAULT_SOURCE = "esp"  # the provider namespace of event ids, for the hook and for files alike
 SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -84,7 +85,13 @@ class ProviderEvent(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _not_future(cls, value: datetime) -> datetime:
-        value = value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: off the calendar
+            raise ValueError(f"is before {EARLIEST_YEAR}: a 'no date' placeholder?"
+                             if value.year < EARLIEST_YEAR else "is in the future") from None
+        if value.year < EARLIEST_YEAR:
+            raise ValueError(f"is before {EARLIEST_YEAR}: a 'no date' placeholder?")
         if value > utcnow() + CLOCK_SKEW:
             raise ValueError("is in the future (more than 5 minutes ahead of our clock)")
         return value
@@ -141,14 +148,28 @@ def problems_of(index: int, error: ValidationError) -> list[EventProblem]:
             for item in error.errors(include_input=False, include_url=False)]
 
 
+def parse_event(index: int, item: Any) -> tuple[ProviderEvent | None, list[EventProblem]]:
+    """The item as an event, or the problems that keep it from being one.
+
+    An error nobody foresaw is a problem too, named by its type only: its text may hold the
+    event's values, which must not reach an answer or a log.
+    """
+    try:
+        return ProviderEvent.model_validate(item), []
+    except ValidationError as error:
+        return None, problems_of(index, error)
+    except Exception as error:  # noqa: BLE001 - see above
+        return None, [EventProblem(index, "event", f"unexpected error ({type(error).__name__})")]
+
+
 def parse_events(items: list[Any]) -> tuple[list[ProviderEvent], list[EventProblem]]:
     """Every item as an event, and the problems of those that are not (by index)."""
     events, problems = [], []
     for index, item in enumerate(items):
-        try:
-            events.append(ProviderEvent.model_validate(item))
-        except ValidationError as error:
-            problems += problems_of(index, error)
+        event, found = parse_event(index, item)
+        if event is not None:
+            events.append(event)
+        problems += found
     return events, problems
 
 

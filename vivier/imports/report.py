@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -24,12 +26,40 @@ class Rejection:
 
 @dataclass
 class ImportReport:
-    """What an import did: new rows, updated rows, skipped duplicates and rejected lines."""
+    """What an import did: rows read, new, updated, skipped (already there) and rejected.
+
+    Every row read is counted once: `read == imported + updated + skipped + len(rejected)`.
+    `line` is the last line read, to say where an import stopped.
+    """
 
     file: str
+    read: int = 0
     imported: int = 0
     updated: int = 0
     skipped: int = 0
     suppressed_matches: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    line: int = 0
+
+
+def unexpected(exc: BaseException) -> str:
+    """The reason shown for an error nobody foresaw: its type only (its text may hold values)."""
+    return f"unexpected error ({type(exc).__name__}): tell the vivier maintainers"
+
+
+@contextmanager
+def stopped_safely(report: ImportReport) -> Iterator[None]:
+    """Turn an unforeseen error into an ImportFileError naming the line and the error's type only.
+
+    The import runs in one transaction, rolled back by then: nothing of the file is stored.
+    The original error is dropped on purpose: its message and traceback may hold row values.
+    """
+    try:
+        yield
+    except ImportFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else would print row values
+        raise ImportFileError(
+            f"{report.file}: the import stopped at line {report.line} on an {unexpected(exc)}. "
+            "Nothing was imported.") from None

@@ -1,7 +1,10 @@
 """The rows of an import file, CSV or JSON Lines (chosen by the extension), as text fields.
 
 A file that cannot be read at all (missing, not UTF-8, not CSV, required columns absent)
-raises `ImportFileError` and imports nothing; a malformed row is rejected with its line.
+raises `ImportFileError` and imports nothing (a `;`-separated file is told so); a malformed
+row is rejected with its line. A quoted field running over several lines (a quote left
+open swallows the lines after it) rejects each of those lines, the first saying why, so
+that the counts add up: rows read = imported + updated + skipped + rejected.
 JSON Lines: one object per line; its values must be text, numbers or null (null reads as an
 empty field), so one row parser serves both formats. A line that is not a JSON object, or
 that lacks a required field, is rejected with its line number like a malformed CSV row.
@@ -46,7 +49,7 @@ def read_csv_records(
                 raise ImportFileError(
                     f"{path.name} lacks required column(s) {', '.join(missing)} on line 1; "
                     f"expected {','.join(required)} (optional: {','.join(optional)}). "
-                    "Nothing was imported.")
+                    f"{_separator_hint(header)}Nothing was imported.")
             repeated = sorted({name for name in columns if name and columns.count(name) > 1})
             if repeated:
                 raise ImportFileError(f"{path.name} has column(s) {', '.join(repeated)} twice "
@@ -55,11 +58,17 @@ def read_csv_records(
             last_line = reader.line_num
             for fields in reader:
                 line, last_line = last_line + 1, reader.line_num
+                report.line = line
                 if not any(value.strip() for value in fields):
                     continue  # blank line
+                at = columns.index("external_id") if "external_id" in columns else len(fields)
+                ats_id = (fields[at].strip()[:64] or None) if len(fields) > at else None
+                if last_line > line:
+                    _reject_span(line, last_line, ats_id, report)
+                    yield line, None
+                    continue
+                report.read += 1
                 if len(fields) != len(columns):
-                    at = columns.index("external_id") if "external_id" in columns else len(fields)
-                    ats_id = fields[at].strip()[:64] if len(fields) > at else None
                     report.rejected.append(Rejection(line, ats_id, (
                         f"has {len(fields)} fields where the header has {len(columns)}: "
                         "check commas and quotes")))
@@ -69,6 +78,26 @@ def read_csv_records(
         except csv.Error as exc:
             raise ImportFileError(f"{path.name} line {reader.line_num} is not valid CSV "
                                   f"({exc}). Nothing was imported.") from None
+
+
+def _separator_hint(header: list[str]) -> str:
+    """A hint when the header looks `;`- or tab-separated (Excel's CSV in many locales)."""
+    text = ",".join(header)
+    for separator, name in ((";", "';'"), ("\t", "tabs")):
+        if len(header) == 1 and separator in text:
+            return (f"The header is separated by {name}, not commas: save the file as "
+                    "'CSV UTF-8 (comma delimited)' or replace the separator with ','. ")
+    return ""
+
+
+def _reject_span(first: int, last: int, ats_id: str | None, report: ImportReport) -> None:
+    """A row running from `first` to `last`: a quote left open (or a line break in quotes)."""
+    report.read += last - first + 1
+    report.rejected.append(Rejection(first, ats_id, (
+        f"a quoted field opened on this line runs to line {last}: close the quote, or remove "
+        f"the line break inside it (lines {first + 1}-{last} were read into this field)")))
+    report.rejected += [Rejection(line, None, f"read into the quoted field opened on line {first}")
+                        for line in range(first + 1, last + 1)]
 
 
 def check_utf8(path: Path) -> None:
@@ -101,8 +130,10 @@ def read_jsonl_records(path: Path, required: tuple[str, ...], optional: tuple[st
     ignored: dict[str, None] = {}
     with path.open(encoding="utf-8-sig") as handle:
         for line, text in enumerate(handle, start=1):
+            report.line = line
             if not text.strip():
                 continue
+            report.read += 1
             fields, reason = _fields(text, required)
             if fields is None:
                 report.rejected.append(Rejection(line, None, reason))
@@ -117,6 +148,8 @@ def _fields(text: str, required: tuple[str, ...]) -> tuple[dict[str, str] | None
     """The line's object as text fields, or None and why it cannot be read."""
     try:
         value = json.loads(text)
+    except RecursionError:
+        return None, "nests JSON too deeply: one flat object per line"
     except ValueError as exc:
         return None, f"is not valid JSON (column {getattr(exc, 'colno', '?')}): one object per line"
     if not isinstance(value, dict):

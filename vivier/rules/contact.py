@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+import idna
+
 SUPPORTED_LANGUAGES = ("fr", "en")
 STATUSES = ("active", "passive", "former")
 MAX_LENGTHS = {
@@ -23,13 +25,19 @@ MAX_LENGTHS = {
 }
 MAX_LOCAL_PART = 64  # RFC 5321: the part before the @
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each breaks a CSV
-# row, a mail header or a greeting line.
-_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they
+# reorder how the text around them is shown, so a name could display as something else.
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators (each breaks a CSV row,
+# a mail header or a greeting line) and the bidirectional controls above.
+_CONTROLS = rf"\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}"
 CONTROL_PATTERN = f"[{_CONTROLS}]"
 CONTROL = re.compile(CONTROL_PATTERN)
+# Invisible, yet part of an address no one can type back: zero-width characters, word
+# joiner, left/right marks, soft hyphen and the byte-order mark (a BOM pasted mid-file).
+_INVISIBLE = r"\u00ad\u200b-\u200f\u2060-\u2064\ufeff"
 
-_ATOM = rf"[^\s{_CONTROLS}@<>()\[\],;:\"\\.]+"
+_ATOM = rf"[^\s{_CONTROLS}{_INVISIBLE}@<>()\[\],;:\"\\.]+"
 EMAIL_PATTERN = rf"^(?=[^@]{{1,{MAX_LOCAL_PART}}}@){_ATOM}(?:\.{_ATOM})*@(?:{_ATOM}\.)+{_ATOM}\Z"
 EMAIL = re.compile(EMAIL_PATTERN)
 
@@ -45,6 +53,21 @@ VISIBLE_CHARACTER = re.compile(VISIBLE_CHARACTER_PATTERN)
 def is_valid_email(email: str) -> bool:
     """The address syntax vivier accepts: one @, a dotted domain, a local part of 64 at most."""
     return len(email) <= MAX_LENGTHS["email"] and bool(EMAIL.match(email))
+
+
+def ascii_domain(email: str) -> str | None:
+    """The address with an internationalised domain in its ASCII form (IDNA 2008, UTS 46).
+
+    `zoé@exämple.fr` becomes `zoé@xn--exmple-cua.fr`, what DNS and every SMTP server take;
+    an ASCII domain is left as it is; None when the domain is no valid IDN (a send would fail).
+    """
+    local, at, domain = email.rpartition("@")
+    if not at or domain.isascii():
+        return email
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
+        return None
 
 
 def is_supported_locale(locale: str) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vivier.ledger.states import SendState
 from vivier.rules.contact import STATUSES, SUPPORTED_LANGUAGES
+from vivier.rules.identity import ERASURE_KINDS
 
 CADENCES = ("weekly", "monthly", "quarterly")
 FREQUENCIES = (*CADENCES, "none")
@@ -151,6 +152,21 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(64), default="vivier")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ErasureKey(Base):
+    """A keyed hash (email or ATS id) an erased person leaves: imports refuse to store them again.
+
+    No link to `candidates`: the key outlives the profile and says only when and why.
+    """
+
+    __tablename__ = "erasure_keys"
+    __table_args__ = (_one_of("kind", ERASURE_KINDS),)
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # request (erasure) or retention
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Job(Base):
