@@ -1,4 +1,9 @@
-"""The preference page: `GET /p/{token}` shows the choices, `POST /p/{token}` saves them."""
+"""The preference page: `GET /p/{token}` shows the choices, `POST /p/{token}` saves them.
+
+`POST /p/{token}/unsubscribe` is the page's "unsubscribe from all" button. The page hands
+out no link of its own making (a fresh token would restart the link's age limit at every
+visit and make links immortal): everything it offers acts on the link that opened it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from starlette.responses import HTMLResponse
 from app.web.context import WebContext, web_context
 from app.web.csrf import check_form_token, form_token
 from app.web.links import LinkProblem, candidate_for, evidence
-from vivier.messages.tokens import make_token
 from vivier.preferences import (
     CandidateState,
     Change,
@@ -18,6 +22,7 @@ from vivier.preferences import (
     Choices,
     apply_choices,
     read_state,
+    unsubscribe,
 )
 from vivier.store.schema import FREQUENCIES
 
@@ -61,6 +66,19 @@ def save_preferences(
                             sentences=describe(changes, web.pages.words[language]))
 
 
+@router.post("/p/{token}/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_from_the_page(
+    token: str, request: Request, web: Web, form_token: Field = None
+) -> HTMLResponse:
+    """Unsubscribe from everything (CSRF-checked), and offer the way back on this same link."""
+    candidate_id = candidate_for(web.settings, token, "preferences")
+    check_form_token(web.settings, form_token or "", token)
+    unsubscribe(web.engine, candidate_id, evidence(request, token, "preference_centre"))
+    state = read_state(web.engine, candidate_id)
+    return web.pages.render("unsubscribed.html", web.language_of(request, state.locale),
+                            state=state, token=token, preferences_token=token)
+
+
 def _page(
     web: WebContext, request: Request, token: str, state: CandidateState,
     error: str | None = None, status_code: int = 200,
@@ -70,7 +88,6 @@ def _page(
         state=state, token=token, form_token=form_token(web.settings, token), error=error,
         consenting=state.consent == "granted" and not state.unsubscribed,
         frequencies=FREQUENCIES, retention_months=web.settings.retention_months,
-        unsubscribe_token=make_token(web.settings, state.candidate_id, "unsubscribe"),
     )
 
 

@@ -3,6 +3,8 @@
 Mail providers POST `List-Unsubscribe=One-Click` with no cookie and no session, and mail
 scanners prefetch links with GET: so only the POST unsubscribes, and it needs nothing but
 the signed link. It is exempt from the CSRF token by design (the link is the credential).
+These pages offer no link to the preference page: the List-Unsubscribe URL travels in a
+header that mailbox providers keep, and must not lead anyone to a page that gives consent.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from starlette.responses import HTMLResponse
 
 from app.web.context import WebContext, web_context
 from app.web.links import LinkProblem, candidate_for, evidence
-from vivier.messages.tokens import make_token
 from vivier.preferences import CandidateState, UnknownCandidate, read_state, unsubscribe
 
 router = APIRouter()
@@ -51,6 +52,5 @@ def one_click_unsubscribe(
 def _render(
     web: WebContext, request: Request, page: str, token: str, state: CandidateState | None
 ) -> HTMLResponse:
-    preferences = make_token(web.settings, state.candidate_id, "preferences") if state else None
     return web.pages.render(page, web.language_of(request, state.locale if state else None),
-                            state=state, token=token, preferences_token=preferences)
+                            state=state, token=token, preferences_token=None)

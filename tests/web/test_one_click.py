@@ -58,14 +58,15 @@ def test_opening_the_unsubscribe_link_only_asks_to_confirm(engine, live: LiveSer
     assert len(rows(engine, Consent, candidate_id=cid)) == 1
 
 
-def test_the_confirmation_button_unsubscribes_and_offers_the_preference_page(
+def test_the_confirmation_button_unsubscribes_and_points_to_the_messages_preference_link(
     engine, live: LiveServer
 ) -> None:
     cid = builders.candidate(engine, locale="en")
     done = live.client.post(live.link(cid, "unsubscribe"),
                             data={"List-Unsubscribe": "One-Click", "via": "page"})
     assert done.status_code == 200 and "You are unsubscribed" in done.text
-    assert 'href="/p/' in done.text
+    assert "/p/" not in done.text  # the unsubscribe link alone never leads to a consent form
+    assert "“Choose how often you hear from us” link at the bottom" in done.text
     assert rows(engine, Consent, candidate_id=cid)[-1].source == "preference_centre"
 
 
