@@ -317,9 +317,9 @@ def load_settings(**overrides: object) -> Settings:
             name = f"VIVIER_{field.upper()}: " if field else ""
             lines.append(f"{name}{error['msg'].removeprefix('Value error, ')}{shown if field else ''}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
-    if settings.uses_demo_secret:
-        log.warning("VIVIER_SECRET_KEY is the demo default: %s", "fine for the demo, never for real people"
-                    if settings.is_demo else "sends and the web app refuse it outside VIVIER_ENV=demo")
+    if settings.uses_demo_secret and not settings.is_demo:
+        log.warning("VIVIER_SECRET_KEY is the demo default: sends and the web app refuse it "
+                    "outside VIVIER_ENV=demo")
     return settings
 
 

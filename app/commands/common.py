@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import date
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 
 from vivier.settings import Settings, SettingsError, get_settings
@@ -18,10 +21,15 @@ err_console = Console(stderr=True)
 
 def load() -> Settings:
     """Settings, or exit 2 with the message that names the bad variable."""
-    if not logging.getLogger("vivier").handlers:
+    logger = logging.getLogger("vivier")
+    handler = next((h for h in logger.handlers if h.get_name() == "vivier-cli"), None)
+    if handler is None and not logger.handlers:
         handler = logging.StreamHandler()
+        handler.set_name("vivier-cli")
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logging.getLogger("vivier").addHandler(handler)
+        logger.addHandler(handler)
+    if isinstance(handler, logging.StreamHandler):
+        handler.stream = sys.stderr  # today's (a test runner swaps it per command; no flush of the old)
     try:
         return get_settings()
     except SettingsError as exc:
@@ -29,9 +37,19 @@ def load() -> Settings:
         raise typer.Exit(2) from None
 
 
-def engine(settings: Settings) -> Engine:
-    """The engine of the configured database, migrated to the latest schema."""
-    db.upgrade(settings.database_url)
+def engine(settings: Settings, *, create: bool = False) -> Engine:
+    """The engine of the configured database, migrated to the latest schema.
+
+    A missing SQLite file is an error (exit 2) unless `create`: a typo in VIVIER_DATABASE_URL
+    must not answer from a new, empty database.
+    """
+    try:
+        if not create:
+            db.check_exists(settings.database_url)
+        db.upgrade(settings.database_url)
+    except db.DatabaseMissing as problem:
+        err_console.print(f"[red]{escape(str(problem))}[/red]")
+        raise typer.Exit(2) from None
     return db.engine_for(settings.database_url)
 
 
@@ -42,3 +60,9 @@ def day_option(value: str, option: str) -> date:
     except ValueError:
         err_console.print(f"[red]{option} {value!r} is not a date: use YYYY-MM-DD[/red]")
         raise typer.Exit(2) from None
+
+
+def refuse(problem: Exception) -> NoReturn:
+    """Exit 2 with the problem's own words (they say what to do): no traceback for bad input."""
+    err_console.print(f"[red]{escape(str(problem))}[/red]")
+    raise typer.Exit(2)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
-from app.commands.common import console, load
+from app.commands.common import console, err_console, load
 from vivier.store import db
 
 app = typer.Typer(help="Create or migrate the database schema.", no_args_is_help=True)
@@ -17,5 +18,9 @@ def upgrade() -> None:
     Example: VIVIER_DATABASE_URL=postgresql+psycopg://vivier@db/vivier vivier db upgrade
     """
     settings = load()
-    db.upgrade(settings.database_url)
+    try:
+        db.upgrade(settings.database_url)
+    except db.DatabaseMissing as problem:
+        err_console.print(f"[red]{escape(str(problem))}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"schema up to date ({len(db.current_tables(settings.database_url))} tables)")

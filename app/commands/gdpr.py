@@ -12,13 +12,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.commands.common import console, engine, err_console, load
+from app.commands.common import console, engine, err_console, load, refuse
 from vivier.gdpr import CandidateNotFound, find_candidate
 from vivier.gdpr.anonymise import anonymise, forget_samples, same_address
 from vivier.gdpr.export import export_person, to_json
 from vivier.gdpr.why import ConsentEvent, Explanation, explain
 from vivier.rules.cadences import CadenceName, period_start
 from vivier.rules.segments import SegmentProblem, load_segments
+from vivier.store.files import OutputProblem, check_target, write_private
 
 app = typer.Typer(
     help="GDPR requests: export everything held about a person, erase them, run retention. "
@@ -28,18 +29,24 @@ app = typer.Typer(
 CANDIDATE = typer.Argument(..., help="internal id (12, id:12) or ATS id (T-000012, ats:12)")
 
 
+_LARGEST_ID = 2**63 - 1  # the databases' BIGINT
+
+
 def _candidate_id(conn: Any, reference: str) -> int:
+    number = reference.strip().removeprefix("id:")
+    if number.isdigit() and not (number.isascii() and int(number) <= _LARGEST_ID):
+        refuse(CandidateNotFound(f"no candidate with internal id {number!r}: ids are whole "
+                                 "numbers in ASCII digits (check the id you were given)"))
     try:
         return find_candidate(conn, reference)
     except CandidateNotFound as problem:
-        err_console.print(f"[red]{escape(str(problem))}[/red]")
-        raise typer.Exit(2) from None
+        refuse(problem)
 
 
 @app.command()
 def export(
     candidate: str = CANDIDATE,
-    output: Path | None = typer.Option(None, "--output", "-o", help="write to this file (default: stdout)"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="write to this new file, 0600 (default: stdout)"),
 ) -> None:
     """Everything held about one person, as JSON (access and portability, GDPR art. 15 and 20).
 
@@ -49,14 +56,21 @@ def export(
     Example: vivier gdpr export T-000012 -o request-2026-11-23.json
     """
     settings = load()
+    if output is not None:
+        try:  # before reading anything: a wrong path is the operator's to fix first
+            check_target(output)
+        except OutputProblem as problem:
+            refuse(problem)
     with engine(settings).connect() as conn:
         held = export_person(conn, _candidate_id(conn, candidate))
     text = to_json(held) + "\n"
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text, encoding="utf-8")
-    os.chmod(output, 0o600)  # personal data: readable by the operator only
+    try:  # personal data: a new file, readable by the operator only, never through a link
+        write_private(output, text.encode("utf-8"))
+    except OutputProblem as problem:
+        refuse(problem)
     err_console.print(f"candidate {held['candidate_id']}: written to {escape(str(output))}")
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from app.commands.common import console, day_option, engine, err_console, load
+from app.commands.common import console, day_option, engine, err_console, load, refuse
 from vivier.report import ReportFilters, build_report
 from vivier.report.html import write_html
 from vivier.report.render import rich_tables
 from vivier.rules.cadences import CadenceName
+from vivier.store.files import OutputProblem, check_target
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -23,7 +24,7 @@ def report(
     until: str | None = typer.Option(None, "--until", help="last day, included (YYYY-MM-DD)"),
     cadence: CadenceName | None = typer.Option(None, "--cadence", help="weekly, monthly or quarterly"),
     segment: str | None = typer.Option(None, "--segment", help="one segment (as in segments.yaml, or default)"),
-    html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML report here"),
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML report here (only a new file or an earlier report is written)"),
     summary: bool = typer.Option(False, "--summary", help="one row per cadence and segment, not per period"),
 ) -> None:
     """Print the nurturing report: delivery, engagement, applications and hires, uplift against the holdout.
@@ -41,6 +42,11 @@ def report(
       vivier report --since 2026-10-01 --until 2026-10-31 --html var/report.html
     """
     settings = load()
+    if html:
+        try:  # before the figures are computed: a wrong path is the operator's to fix first
+            check_target(html, make_folder=True)
+        except OutputProblem as problem:
+            refuse(problem)
     filters = ReportFilters(since=_day(since, "--since"), until=_day(until, "--until"),
                             cadence=cadence.value if cadence else None, segment=segment)
     if filters.since and filters.until and filters.since > filters.until:
@@ -49,7 +55,10 @@ def report(
     figures = build_report(engine(settings), filters, settings.attribution_days, settings.zone)
     console.print(rich_tables(figures, detail=not summary))
     if html:
-        written = write_html(figures, html, settings.templates_dir)
+        try:
+            written = write_html(figures, html, settings.templates_dir)
+        except OutputProblem as problem:
+            refuse(problem)
         console.print(f"HTML report: {written} (self-contained: open it in any browser, offline)")
 
 

@@ -92,8 +92,12 @@ def demo(
     """Set up the embedded default (SQLite + Maildir), seed demo data, run the three cadences."""
     from demo.seed import seed_demo
 
+    os.environ["VIVIER_ENV"] = "demo"  # the demo key signs the demo's links; nothing else may
+    from vivier.settings import get_settings
+
+    get_settings.cache_clear()
     settings = load()
-    eng = engine(settings)
+    eng = engine(settings, create=True)
     console.rule("[bold]vivier demo")
     from vivier.rules.cadences import today_in
 

@@ -21,6 +21,7 @@ from vivier.pipeline.summary import RunSummary
 from vivier.pipeline.tally import Tally
 from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_start, today_in
 from vivier.settings import SettingsError
+from vivier.store import files
 from vivier.store.schema import utcnow
 from vivier.transports import TransportUnavailable
 
@@ -48,7 +49,8 @@ def open_spec(
 
 
 def preflight(resources: Resources, spec: RunSpec) -> None:
-    """Before anything is planned: the link keys and one message's headers, from the settings.
+    """Before anything is planned: the link keys and one message's headers, from the settings;
+    for a dry run, the samples folder (0700, samples older than VIVIER_SAMPLES_KEEP_DAYS purged).
 
     A setting that would fail every message stops the run here, saying what to fix, instead of
     failing each send after its row was claimed. Raises `RunStopped`.
@@ -63,6 +65,12 @@ def preflight(resources: Resources, spec: RunSpec) -> None:
             unsubscribe_url=unsubscribe_url(settings, 0), date=utcnow(),
         )
         build_mime(probe, settings.sender_address, settings.sender_name)
+        if spec.dry_run:  # samples hold personal data: an owner-only folder, kept a few days
+            files.private_folder(settings.samples_dir)
+            files.purge_older_than(settings.samples_dir, settings.samples_keep_days)
+    except OSError as problem:
+        raise RunStopped([f"**Stopped before planning:** cannot prepare the samples folder "
+                          f"{settings.samples_dir}: {problem.strerror}; check VIVIER_SAMPLES_DIR"]) from None
     except SettingsError as problem:
         raise RunStopped([f"**Stopped before planning:** {problem}"]) from None
     except HeaderInjection as problem:

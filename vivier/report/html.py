@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -19,6 +20,9 @@ from vivier.report.render import (
     percent,
     period_label,
 )
+from vivier.store.files import OutputProblem, check_target
+
+REPORT_TITLE = "<title>vivier — nurturing report".encode()
 
 
 def _cells(rows: Sequence[PeriodFigures], total: Counts) -> list[tuple[list[str], list[str], list[str]]]:
@@ -56,8 +60,31 @@ def render_html(report: Report, templates_dir: Path) -> str:
 
 
 def write_html(report: Report, path: Path, templates_dir: Path) -> Path:
-    """Write the report page to `path` (its folder is created) and return the path."""
+    """Write the report page to `path` (its folder is created) and return the path.
+
+    OutputProblem for a folder, a symbolic link, or an existing file that is not a report
+    this function wrote (a typo must never replace the database or anything else).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report, templates_dir), encoding="utf-8")
+    page = render_html(report, templates_dir).encode("utf-8")
+    check_target(path, make_folder=True)
+    if path.exists() and not _is_report(path):
+        raise OutputProblem(f"{path} exists and is not a vivier HTML report: vivier does not "
+                            "overwrite it; choose another file name")
+    descriptor = os.open(path, _REPLACE, 0o644)  # figures only: no personal data in it
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(page)
     return path
+
+
+_REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _is_report(path: Path) -> bool:
+    """Whether `path` holds a page written by `write_html` (its title says so near the top)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(2048)
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith(b"<!doctype html>") and REPORT_TITLE in head
