@@ -138,9 +138,9 @@ def import_candidates(
             except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
                 report.rejected.append(Rejection(line, shown_id(record), unexpected(exc)))
             if len(chunk) == CHUNK_SIZE:
-                _upsert_candidates(connection, chunk, report, now, keys)
+                _upsert_candidates(connection, chunk, report, now, keys, seen)
                 chunk = []
-        _upsert_candidates(connection, chunk, report, now, keys)
+        _upsert_candidates(connection, chunk, report, now, keys, seen)
     report.rejected.sort(key=lambda rejection: rejection.line)
     return report
 
@@ -153,23 +153,32 @@ class _FirstSeen:
         self.emails: dict[str, tuple[int, str]] = {}
 
     def claim(self, line: int, row: dict[str, Any]) -> None:
-        """Record the row's ATS id and address, or RowError naming the line that has them."""
-        ats_id, email = normalise_ats_id(row["external_id"]), normalise_email(row["email"])
+        """Record the row's ATS id, or RowError naming the line that has it."""
+        ats_id = normalise_ats_id(row["external_id"])
         if ats_id in self.ids:
             first, spelled = self.ids[ats_id]
             raise RowError(f"duplicate external_id: already on line {first}" + (
                 "" if spelled == row["external_id"] else f" as {spelled} (ATS ids compare without case)"))
+        self.ids[ats_id] = (line, row["external_id"])
+
+    def address_taken(self, line: int, row: dict[str, Any]) -> str | None:
+        """Why the row's address is another row's, or None after recording it as this row's.
+
+        Claimed when the row is about to be written, so a row rejected for anything else
+        leaves the address to a later row.
+        """
+        email = normalise_email(row["email"])
         if email in self.emails:
             first, holder = self.emails[email]
-            raise RowError(f"email is already on line {first} ({holder}; addresses compare without "
-                           "case): one address per candidate, merge the two ATS records")
-        self.ids[ats_id] = (line, row["external_id"])
+            return (f"email is already on line {first} ({holder}; addresses compare without "
+                    "case): one address per candidate, merge the two ATS records")
         self.emails[email] = (line, row["external_id"])
+        return None
 
 
 def _upsert_candidates(
     connection: Connection, chunk: list[tuple[int, dict[str, Any]]], report: ImportReport,
-    now: datetime, keys: ErasureKeys,
+    now: datetime, keys: ErasureKeys, seen: _FirstSeen,
 ) -> None:
     """Insert new ATS ids, update known ones, never store an erased person again."""
     if not chunk:
@@ -195,6 +204,9 @@ def _upsert_candidates(
             report.rejected.append(Rejection(line, ats_id, (
                 f"email is already held by candidate {holder} (addresses compare without case): "
                 "one address per candidate, merge the two ATS records")))
+            continue
+        if (taken := seen.address_taken(line, row)) is not None:
+            report.rejected.append(Rejection(line, ats_id, taken))
             continue
         if ats_id not in known:
             inserts.append(row)
