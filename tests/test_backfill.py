@@ -57,6 +57,7 @@ def test_backfill_runs_only_missing_periods_and_a_rerun_sends_nothing(engine, se
 
 
 def test_backfill_refuses_late_periods_unless_forced(engine, settings) -> None:
+    builders.candidate(engine)  # someone to message: every period of the range owes something
     today = today_in(settings.zone)
     steps = plan_backfill(engine, "weekly", today - timedelta(days=21), today, today, 6, force=False)
     assert steps[-1].action == "run"  # this week is on time
@@ -176,3 +177,61 @@ def test_a_date_option_that_is_not_a_date_exits_2_naming_the_option(settings) ->
         assert result.exit_code == 2
         assert "is not a date: use YYYY-MM-DD" in result.output
         assert argv[argv.index("--since" if "--since" in argv else "--until")] in result.output
+
+
+def test_a_complete_period_with_new_eligible_candidates_or_failed_rows_is_run_again(engine, settings,
+                                                                                   monkeypatch) -> None:
+    """Completeness comes from the ledger, not from whether an earlier run said `completed`."""
+    monkeypatch.setenv("VIVIER_CONTACT_GAP_DAYS", "0")
+    from vivier.settings import get_settings
+    get_settings.cache_clear()
+    early = [builders.candidate(engine) for _ in range(2)]
+    builders.candidate(engine, frequency="none")  # kept, never messaged: never makes a period owe
+    today = today_in(settings.zone)
+    week = period_key("weekly", today)
+    first = nurture(cadence="weekly", as_of=today)
+    assert first["stages"]["sent"] == 2
+    assert [step.action for step in plan_backfill(engine, "weekly", today, today, today, 6, False)] \
+        == ["skip"]
+
+    late = builders.candidate(engine)  # imported after the period's run completed
+    (step,) = plan_backfill(engine, "weekly", today, today, today, 6, False)
+    assert (step.action, step.reason) == ("run", "1 candidate(s) not yet considered")
+    outcome = backfill(cadence="weekly", since=today, until=today)
+    assert [(row["action"], row["sent"]) for row in outcome] == [("run", 1)]
+    with engine.connect() as conn:
+        sent = dict(conn.execute(sa.select(Send.candidate_id, Send.status)
+                                 .where(Send.period_key == week)).all())
+    assert sent == {early[0]: "sent", early[1]: "sent", late: "sent"}  # each once
+
+    with engine.begin() as conn:  # a message the server refused in that run
+        conn.execute(sa.update(Send).where(Send.candidate_id == early[0]).values(status="failed"))
+    (step,) = plan_backfill(engine, "weekly", today, today, today, 6, False)
+    assert (step.action, step.reason) == ("run", "1 pending or failed message(s)")
+
+
+def test_a_backfill_with_refused_periods_fails_listing_them_unless_told_to_skip(engine, settings) -> None:
+    builders.candidate(engine)
+    today = today_in(settings.zone)
+    old = period_start("weekly", period_key("weekly", today)) - timedelta(weeks=3)
+    refused = period_key("weekly", old)
+    with pytest.raises(RuntimeError, match=rf"refused, past the weekly lateness limit: {refused}.*force"):
+        backfill(cadence="weekly", since=old, until=today)
+    assert sent_per_period(engine).get(period_key("weekly", today)) == 1  # the timely one still ran
+
+    skipped = backfill(cadence="weekly", since=old, until=today, skip_refused=True)
+    assert [row["action"] for row in skipped if row["period"] == refused] == ["refuse"]
+    assert refused not in sent_per_period(engine)
+
+
+def test_backfill_child_runs_carry_the_vivier_and_cadence_tags(engine, settings) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    builders.candidate(engine)
+    today = today_in(settings.zone)
+    backfill(cadence="weekly", since=today, until=today)
+    name = f"backfill-weekly-{period_key('weekly', today)}"
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+    assert runs and all({"vivier", "backfill", "weekly"} <= set(run.tags) for run in runs)

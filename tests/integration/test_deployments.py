@@ -172,7 +172,7 @@ def test_a_weekly_run_on_a_process_worker_messages_each_eligible_candidate_once(
             "worker", "start", "--pool", "vivier", "--run-once", timeout=300,
             VIVIER_DATABASE_URL=db_url, VIVIER_TRANSPORT="smtp", VIVIER_SMTP_HOST=sink.host,
             VIVIER_SMTP_PORT=str(sink.port), VIVIER_SMTP_TLS="plain",
-            VIVIER_SECRET_KEY="integration-secret", VIVIER_PROJECT_DIR=str(REPO),
+            VIVIER_SECRET_KEY="integration-secret-key-of-32-bytes-or-more", VIVIER_PROJECT_DIR=str(REPO),
         )
     worker_log = succeeded(worked, operator.server)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, exists, func, or_, select
 
+from vivier.ledger.states import SendState
+from vivier.pipeline import extract
 from vivier.rules.cadences import PeriodTooLate, check_lateness, period_start, periods_between
-from vivier.store.schema import Run
+from vivier.store.schema import Candidate, Consent, Decision, Preference, Send
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,39 @@ class PeriodStep:
     reason: str = ""
 
 
-def completed_periods(engine: Engine, cadence: str) -> set[str]:
-    """Periods with a real (not dry) run that completed."""
+def unfinished(engine: Engine, cadence: str, key: str) -> str | None:
+    """Why period `key` still owes messages, or None when it is complete.
+
+    Judged from the ledger, not from an earlier run's state: a period is complete when it has no
+    pending or failed row and every candidate of the cadence's pool who may be messaged now
+    (consent granted, not in the `none` pool) has a ledger row or a decision of a real run.
+    """
     with engine.connect() as conn:
-        rows = conn.execute(select(Run.period_key).where(
-            Run.cadence == cadence, Run.dry_run.is_(False), Run.state == "completed"))
-        return set(rows.scalars())
+        open_rows = conn.scalar(select(func.count()).select_from(Send).where(
+            Send.cadence == cadence, Send.period_key == key,
+            Send.status.in_([str(SendState.pending), str(SendState.failed)]))) or 0
+        latest_consent = (
+            select(Consent.state).where(Consent.candidate_id == Candidate.id,
+                                        Consent.purpose == "nurturing")
+            .order_by(Consent.recorded_at.desc(), Consent.id.desc()).limit(1)
+            .correlate(Candidate).scalar_subquery())
+        judged = or_(
+            exists().where(Send.candidate_id == Candidate.id, Send.cadence == cadence,
+                           Send.period_key == key),
+            exists().where(Decision.candidate_id == Candidate.id, Decision.cadence == cadence,
+                           Decision.period_key == key, Decision.dry_run.is_(False)))
+        never_judged = conn.scalar(
+            select(func.count()).select_from(Candidate)
+            .outerjoin(Preference, Preference.candidate_id == Candidate.id)
+            .where(extract.in_pool(cadence), or_(Preference.frequency.is_(None),
+                                                 Preference.frequency != "none"),
+                   latest_consent == "granted", ~judged)) or 0
+    reasons = []
+    if open_rows:
+        reasons.append(f"{open_rows:,} pending or failed message(s)")
+    if never_judged:
+        reasons.append(f"{never_judged:,} candidate(s) not yet considered")
+    return " and ".join(reasons) or None
 
 
 def plan_backfill(
@@ -38,12 +67,12 @@ def plan_backfill(
         raise ValueError(f"--until {until} is before --since {since}")
     if until > today:
         raise ValueError(f"--until {until} is in the future: a backfill only covers past periods")
-    done = completed_periods(engine, cadence)
     steps = []
     for key in periods_between(cadence, since, until):
         start = period_start(cadence, key)
-        if key in done:
-            steps.append(PeriodStep(key, start, "skip", "already complete"))
+        owed = unfinished(engine, cadence, key)
+        if owed is None:
+            steps.append(PeriodStep(key, start, "skip", "complete: everyone eligible has a final ledger row"))
             continue
         try:
             check_lateness(cadence, key, today, lateness_days, force)
@@ -52,5 +81,5 @@ def plan_backfill(
             steps.append(PeriodStep(key, start, "refuse",
                                     f"{late_by} days old, past the {lateness_days}-day limit"))
             continue
-        steps.append(PeriodStep(key, start, "run"))
+        steps.append(PeriodStep(key, start, "run", owed))
     return steps

@@ -30,7 +30,8 @@ def effective_cadence():  # type: ignore[no-untyped-def]
     return case((own_choice, by_status), else_=Preference.frequency)
 
 
-def _pool(cadence: str):  # type: ignore[no-untyped-def]
+def in_pool(cadence: str):  # type: ignore[no-untyped-def]
+    """SQL: the candidate is in this cadence's pool (not erased; needs the Preference join)."""
     return and_(Candidate.erased_at.is_(None), effective_cadence() == cadence)
 
 
@@ -41,7 +42,7 @@ def batch_bounds(
     numbered = (
         select(Candidate.id, func.row_number().over(order_by=Candidate.id).label("rn"))
         .outerjoin(Preference, Preference.candidate_id == Candidate.id)
-        .where(_pool(cadence))
+        .where(in_pool(cadence))
         .subquery()
     )
     query = select(numbered.c.id, numbered.c.rn).where(
@@ -65,7 +66,7 @@ def read_batch(conn: Connection, cadence: str, lo: int, hi: int) -> list[dict[st
     query = (
         select(*CANDIDATE_COLUMNS, Preference.frequency, Preference.privileged)
         .outerjoin(Preference, Preference.candidate_id == Candidate.id)
-        .where(Candidate.id > lo, Candidate.id <= hi, _pool(cadence))
+        .where(Candidate.id > lo, Candidate.id <= hi, in_pool(cadence))
         .order_by(Candidate.id)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
