@@ -20,7 +20,7 @@ from vivier.imports.candidates import import_candidates
 from vivier.imports.consents import import_consents
 from vivier.imports.event_file import EventImportReport, import_events
 from vivier.imports.events import DEFAULT_SOURCE, check_source
-from vivier.imports.report import ImportFileError, ImportReport
+from vivier.imports.report import ImportFileError, ImportReport, shown_id
 
 SHOWN_REJECTIONS = 200
 
@@ -173,8 +173,9 @@ def rejections_table(report: ImportReport) -> Table:
     table.add_column("external_id")
     table.add_column("reason")
     for rejection in report.rejected[:SHOWN_REJECTIONS]:
-        shown_id = escape(repr(rejection.external_id)[1:-1]) if rejection.external_id else "—"
-        table.add_row(str(rejection.line), shown_id, escape(rejection.reason))
+        ats_id = shown_id(rejection.external_id)
+        table.add_row(str(rejection.line), escape(ats_id) if ats_id else "—",
+                      escape(rejection.reason))
     if len(report.rejected) > SHOWN_REJECTIONS:
         table.caption = f"first {SHOWN_REJECTIONS} of {len(report.rejected):,} rejected rows"
     return table

@@ -26,7 +26,7 @@ from vivier.imports.candidates import CANDIDATES
 from vivier.imports.chunks import CandidateRows, load_per_candidate
 from vivier.imports.erased import default_keys
 from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when
-from vivier.imports.report import ImportReport, Rejection, RowError
+from vivier.imports.report import ImportReport, Rejection, RowError, shown
 from vivier.imports.rows import read_rows
 from vivier.rules.identity import ErasureKeys
 from vivier.store.schema import APPLICATION_OUTCOMES, Application, Candidate, utcnow
@@ -55,7 +55,7 @@ def application_row(record: dict[str, str], zone: tzinfo, now: datetime) -> dict
         raise RowError("applied_at is empty")
     outcome = clean_text(record, "outcome", 16).lower() or None
     if outcome is not None and outcome not in APPLICATION_OUTCOMES:
-        raise RowError(f"unknown outcome {outcome[:20]!r}: use {', '.join(APPLICATION_OUTCOMES)}")
+        raise RowError(f"unknown outcome {shown(outcome)}: use {', '.join(APPLICATION_OUTCOMES)}")
     outcome_text = clean_text(record, "outcome_at", None)
     applied_at = parse_when(applied, "applied_at", zone, now)
     outcome_at = parse_when(outcome_text, "outcome_at", zone, now) if outcome_text else None

@@ -25,10 +25,18 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 
-from vivier.imports.chunks import CHUNK_SIZE, shown_id
+from vivier.imports.chunks import CHUNK_SIZE
 from vivier.imports.erased import Erasure, default_keys, erased_among
-from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when, refuse_formula, shown
-from vivier.imports.report import ImportReport, Rejection, RowError, stopped_safely, unexpected
+from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when, refuse_formula
+from vivier.imports.report import (
+    ImportReport,
+    Rejection,
+    RowError,
+    shown,
+    shown_id,
+    stopped_safely,
+    unexpected,
+)
 from vivier.imports.rows import read_csv_records
 from vivier.rules.contact import (
     MAX_LENGTHS,
@@ -134,9 +142,10 @@ def import_candidates(
                 seen.claim(line, row)
                 chunk.append((line, row))
             except RowError as exc:
-                report.rejected.append(Rejection(line, shown_id(record), str(exc)))
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")), str(exc)))
             except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
-                report.rejected.append(Rejection(line, shown_id(record), unexpected(exc)))
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")),
+                                                 unexpected(exc)))
             if len(chunk) == CHUNK_SIZE:
                 _upsert_candidates(connection, chunk, report, now, keys, seen)
                 chunk = []

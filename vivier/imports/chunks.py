@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from vivier.imports.erased import erased_among
-from vivier.imports.report import ImportReport, Rejection, RowError, stopped_safely, unexpected
+from vivier.imports.report import (
+    ImportReport,
+    Rejection,
+    RowError,
+    shown_id,
+    stopped_safely,
+    unexpected,
+)
 from vivier.imports.rows import Rows
 from vivier.rules.identity import ErasureKeys
 
@@ -28,12 +35,6 @@ def ats_id_of(record: dict[str, str]) -> str:
     return ats_id
 
 
-def shown_id(record: dict[str, str]) -> str | None:
-    """The ATS id as a rejection shows it (cut for display only)."""
-    ats_id = (record.get("external_id") or "").strip()
-    return (ats_id if len(ats_id) <= MAX_ATS_ID else ats_id[:MAX_ATS_ID] + "…") or None
-
-
 def load_per_candidate(
     engine: Engine, records: Rows, report: ImportReport,
     row_of: Callable[[dict[str, str]], dict[str, Any]],
@@ -51,9 +52,10 @@ def load_per_candidate(
             try:
                 chunk.append((line, ats_id_of(record), row_of(record)))
             except RowError as exc:
-                report.rejected.append(Rejection(line, shown_id(record), str(exc)))
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")), str(exc)))
             except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
-                report.rejected.append(Rejection(line, shown_id(record), unexpected(exc)))
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")),
+                                                 unexpected(exc)))
             if len(chunk) == CHUNK_SIZE:
                 write(connection, _not_erased(connection, chunk, report, keys))
                 chunk = []

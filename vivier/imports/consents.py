@@ -18,8 +18,8 @@ from sqlalchemy import Engine, Table, insert, select
 from vivier.imports.candidates import CANDIDATES
 from vivier.imports.chunks import CandidateRows, load_per_candidate
 from vivier.imports.erased import default_keys
-from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when, shown
-from vivier.imports.report import ImportReport, Rejection, RowError
+from vivier.imports.fields import DEFAULT_ZONE, clean_text, parse_when
+from vivier.imports.report import ImportReport, Rejection, RowError, shown
 from vivier.imports.rows import read_csv_records
 from vivier.rules.identity import ErasureKeys
 from vivier.store.schema import CONSENT_STATES, Consent, utcnow

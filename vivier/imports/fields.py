@@ -18,20 +18,13 @@ import re
 from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
-from vivier.imports.report import RowError
+from vivier.imports.report import RowError, shown
 from vivier.rules.contact import has_control_character
 from vivier.settings import Settings
 
 DEFAULT_ZONE = ZoneInfo(Settings.model_fields["team_timezone"].default)
 FORMULA = re.compile(r"^(?:[=+@\uff1d\uff0b\uff20\uff0d]|-(?!(?:\d+(?:[.,]\d+)?)?\Z))")
 EARLIEST_YEAR = 1900  # before it, a date is a placeholder, not a moment in a recruiting history
-
-
-def shown(value: str) -> str:
-    """A value quoted for a rejection reason, cut at 40 characters; never an address."""
-    if "@" in value:
-        return "(a value with '@', not shown)"
-    return repr(value if len(value) <= 40 else value[:40] + "…")
 
 
 def refuse_formula(value: str, column: str) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+# What a report may quote of a row: short, plain ASCII codes. A shifted column (a quote or a
+# comma out of place) can put a name or an address where a status or an id was expected.
+_PLAIN_ID = re.compile(r"[\w.:/#+-]{1,64}", re.ASCII)
+_PLAIN_VALUE = re.compile(r"[\w.:/+ -]{0,32}", re.ASCII)
 
 
 class ImportFileError(Exception):
@@ -41,6 +47,19 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     line: int = 0
+
+
+def shown_id(value: str | None) -> str | None:
+    """An ATS id as a report shows it: None unless it looks like an id (no spaces, no @)."""
+    value = (value or "").strip()
+    return value if _PLAIN_ID.fullmatch(value) else None
+
+
+def shown(value: str) -> str:
+    """A value quoted in a rejection reason if short and plain, else only its length."""
+    if _PLAIN_VALUE.fullmatch(value):
+        return repr(value)
+    return f"({len(value)} characters, not shown)"
 
 
 def unexpected(exc: BaseException) -> str:

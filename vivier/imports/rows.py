@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from vivier.imports.report import ImportFileError, ImportReport, Rejection
+from vivier.imports.report import ImportFileError, ImportReport, Rejection, shown_id
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 Rows = Iterator[tuple[int, dict[str, str] | None]]
@@ -62,7 +62,7 @@ def read_csv_records(
                 if not any(value.strip() for value in fields):
                     continue  # blank line
                 at = columns.index("external_id") if "external_id" in columns else len(fields)
-                ats_id = (fields[at].strip()[:64] or None) if len(fields) > at else None
+                ats_id = shown_id(fields[at]) if len(fields) > at else None
                 if last_line > line:
                     _reject_span(line, last_line, ats_id, report)
                     yield line, None
