@@ -43,7 +43,9 @@ def candidates(
 
     Tags are separated by ';'. Dates are ISO 8601: 2026-03-14 or 2026-03-14T09:30:00+01:00.
 
-    Values starting with = + @ (or - then a non-digit) are refused as spreadsheet formulas.
+    Values starting with = + @ (or - unless a number like -5) are refused as spreadsheet formulas.
+
+    Rows of erased people (by address or ATS id, in any case) are refused; nothing is stored.
 
     Example: vivier import candidates exports/ats-candidates.csv
     """
