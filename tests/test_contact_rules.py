@@ -43,6 +43,10 @@ TRICKY: list[tuple[str, str, bool]] = [
     ("email", LOCAL_64 + "@" + DOMAIN_189, True),  # 254 characters
     ("email", LOCAL_64 + "@" + DOMAIN_189 + "r", False),  # 255 characters
     ("email", "two@@example.fr", False),
+    ("email", "zero\u200bwidth@example.fr", False),  # invisible: nobody could type it back
+    ("email", "bom\ufeff@example.fr", False),
+    ("email", "lea@exam\u00adple.fr", False),  # soft hyphen
+    ("email", "rlo\u202e@example.fr", False),
     ("locale", "fr", True),
     ("locale", "FR", True),
     ("locale", "fr-CA", True),
@@ -69,6 +73,8 @@ TRICKY: list[tuple[str, str, bool]] = [
     ("first_name", "L" * 100, True),
     ("first_name", "L" * 101, False),
     ("first_name", "Ève-Marie", True),
+    ("first_name", "Jean\u202eluaP", False),  # right-to-left override: shows another name
+    ("last_name", "Mar\u2066tin", False),  # left-to-right isolate
 ]
 
 
