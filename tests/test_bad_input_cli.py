@@ -120,3 +120,13 @@ def test_samples_are_private_and_purged_after_their_days(engine, settings: Setti
     assert written
     assert vivier("gdpr", "erase", str(someone), "--yes")[0] == 0
     assert not any(path.exists() for path in written)  # erasure purges their samples
+
+
+@pytest.mark.parametrize("key", ["vivier-demo-secret-change-me", "short-key"])
+def test_a_run_with_a_weak_key_stops_before_prefect_starts(settings, monkeypatch: pytest.MonkeyPatch,
+                                                          key: str) -> None:
+    monkeypatch.setenv("VIVIER_SECRET_KEY", key)
+    get_settings.cache_clear()
+    code, output = vivier("run", "weekly", "--dry-run")
+    assert code == 2 and "VIVIER_SECRET_KEY" in output and "32 bytes" in output
+    get_settings.cache_clear()

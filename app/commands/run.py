@@ -60,11 +60,15 @@ def run_cadence(
     run_tags: tuple[str, ...] = (), **options: Any,
 ) -> dict[str, Any]:
     """Run the flow in this process; refusals become a clean error, not a traceback."""
+    if problem := load().signing_key_problem():  # before Prefect starts: a setting to fix
+        err_console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
     for name, value in PREFECT_LOCAL_DEFAULTS.items():
         os.environ.setdefault(name, value)
     from prefect import tags
 
     from flows.nurture import nurture
+    from vivier.pipeline.run import RunStopped
 
     flow = nurture.with_options(flow_run_name=run_name) if run_name else nurture
     try:
@@ -73,6 +77,9 @@ def run_cadence(
     except (PeriodTooLate, SegmentProblem) as refusal:
         err_console.print(f"[red]{refusal}[/red]")
         raise typer.Exit(2) from None
+    except RunStopped as stopped:  # the run failed and says why and what to do: no traceback
+        err_console.print(Markdown("\n\n".join(stopped.notes)))
+        raise typer.Exit(1) from None
 
 
 def show(summary: dict[str, Any]) -> None:
