@@ -57,6 +57,20 @@ def test_maildir_messages_are_read_back_by_a_mail_client(tmp_path: Path) -> None
     assert not list((tmp_path / "outbox" / "tmp").iterdir())  # nothing left half-written
 
 
+def test_maildir_messages_are_private(tmp_path: Path) -> None:
+    transport = MaildirTransport(tmp_path / "outbox")
+    with transport.open() as session:
+        session.send(outgoing(1), mime(outgoing(1)))
+    assert (tmp_path / "outbox").stat().st_mode & 0o777 == 0o700
+    assert [path.stat().st_mode & 0o777 for path in (tmp_path / "outbox" / "new").iterdir()] == [0o600]
+
+
+def test_the_maildir_pre_flight_names_the_setting_when_it_cannot_write(tmp_path: Path) -> None:
+    (tmp_path / "outbox").write_text("a file, not a folder")
+    with pytest.raises(TransportUnavailable, match="VIVIER_MAILDIR_PATH"):
+        MaildirTransport(tmp_path / "outbox").check()
+
+
 def test_maildir_sessions_write_concurrently_without_losing_a_message(tmp_path: Path) -> None:
     transport = MaildirTransport(tmp_path / "outbox")
 
