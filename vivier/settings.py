@@ -311,11 +311,12 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            secret = "password" in field or "secret" in field
-            shown = "" if secret else f" (got {error.get('input')!r})"
-            name = f"VIVIER_{field.upper()}: " if field else ""
-            lines.append(f"{name}{error['msg'].removeprefix('Value error, ')}{shown if field else ''}")
+            # A model-level error (loc empty) names its variables in its own message.
+            where = str(error["loc"][0]) if error["loc"] else ""
+            secret = "password" in where or "secret" in where
+            shown = "" if secret or not where else f" (got {error.get('input')!r})"
+            name = f"VIVIER_{where.upper()}: " if where else ""
+            lines.append(f"{name}{error['msg'].removeprefix('Value error, ')}{shown}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     if settings.uses_demo_secret and not settings.is_demo:
         log.warning("VIVIER_SECRET_KEY is the demo default: sends and the web app refuse it "
