@@ -51,7 +51,7 @@ class Bench:
         tuning = {k: v for k, v in os.environ.items() if k.startswith("VIVIER_")}  # e.g. BATCH_SIZE
         return {**self.prefect_env, **tuning, "VIVIER_DATABASE_URL": url, "VIVIER_TRANSPORT": "smtp",
                 "VIVIER_SMTP_HOST": "127.0.0.1", "VIVIER_SMTP_PORT": str(self.sink.port),
-                "VIVIER_SMTP_TLS": "plain", "VIVIER_SECRET_KEY": "bench-secret",
+                "VIVIER_SMTP_TLS": "plain", "VIVIER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least",
                 "VIVIER_SAMPLES_DIR": str(self.workdir / "samples"), "GX_ANALYTICS_ENABLED": "false"}
 
     def step(self, module: str, url: str, *extra: str, spy: Path | None = None) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def fresh_world(template: Path, folder: str, cast: list[tuple[str, str | None, s
     shutil.copy(template, path)
     url = f"sqlite:///{path}"
     settings = load_settings(database_url=url, batch_size=10, samples_dir=Path(folder) / "samples",
-                             secret_key="property-secret")
+                             secret_key="property-secret-key-of-32-bytes-at-least")
     engine = db.make_engine(url)
     world = World(engine, settings, [])
     for number, (status, consent, frequency, twin) in enumerate(cast):
