@@ -69,14 +69,15 @@ def test_a_link_used_for_the_wrong_purpose_changes_nothing(engine, live: LiveSer
 
 def test_a_link_signed_with_a_retired_key_still_works_after_rotation(engine, serve) -> None:
     cid = builders.candidate(engine, locale="en")
-    before = serve(VIVIER_SECRET_KEY="key-2025-0123456789abcdef0123456789")
+    old_key, new_key = "key-2025-0123456789abcdef0123456789", "key-2026-0123456789abcdef0123456789"
+    before = serve(VIVIER_SECRET_KEY=old_key)
     old_link = before.link(cid, "preferences")
-    after = serve(VIVIER_SECRET_KEY="key-2026-0123456789abcdef0123456789", VIVIER_OLD_SECRET_KEYS='["key-2025-0123456789abcdef0123456789"]')
+    after = serve(VIVIER_SECRET_KEY=new_key, VIVIER_OLD_SECRET_KEYS=f'["{old_key}"]')
     page = after.client.get(old_link)
     assert page.status_code == 200 and "Your preferences" in page.text
     saved = after.client.post(old_link, data={"form_token": form_token(page.text), "frequency": "none"})
     assert saved.status_code == 200
-    forgotten = serve(VIVIER_SECRET_KEY="key-2026-0123456789abcdef0123456789", VIVIER_OLD_SECRET_KEYS="[]")
+    forgotten = serve(VIVIER_SECRET_KEY=new_key, VIVIER_OLD_SECRET_KEYS="[]")
     assert forgotten.client.get(old_link).status_code == 400
 
 
