@@ -86,7 +86,7 @@ def test_the_privileged_pool_without_consent_is_explained_not_saved(engine, live
 def test_a_form_token_not_made_for_this_page_is_refused(engine, serve) -> None:
     victim, attacker = builders.candidate(engine), builders.candidate(engine)
     live = serve()
-    stranger = serve(VIVIER_SECRET_KEY="someone-elses-key")
+    stranger = serve(VIVIER_SECRET_KEY="someone-elses-key-0123456789abcdef0123")
     forgeries = {
         "missing": None,
         "garbage": "eyJhIjoxfQ.abc.def",
@@ -162,3 +162,20 @@ def test_every_page_sends_the_security_headers_and_loads_nothing_external(
     assert live.client.get("/nowhere").status_code == 404
     stylesheet = live.client.get("/assets/vivier.css")
     assert stylesheet.status_code == 200 and stylesheet.headers["content-type"].startswith("text/css")
+
+
+def test_a_bug_behind_a_page_is_a_500_page_with_the_headers_and_nothing_personal_logged(
+    engine, live: LiveServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cid = builders.candidate(engine, locale="en")
+    address = "jane.doe@" + "example.org"  # a row's value, not a line of code the log may show
+
+    def choke(*args: object) -> None:
+        raise KeyError(address)
+
+    monkeypatch.setattr("app.web.preference_routes.read_state", choke)
+    page = live.client.get(live.link(cid, "preferences"))
+    assert page.status_code == 500 and "Something went wrong on our side" in page.text
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "GET /p/… failed with KeyError" in caplog.text
+    assert "jane.doe" not in page.text + caplog.text and "Traceback" not in caplog.text
