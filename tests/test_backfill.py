@@ -235,3 +235,15 @@ def test_backfill_child_runs_carry_the_vivier_and_cadence_tags(engine, settings)
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
     assert runs and all({"vivier", "backfill", "weekly"} <= set(run.tags) for run in runs)
+
+
+def test_the_backfill_verb_exits_1_listing_refused_periods_unless_skip_refused(engine, settings) -> None:
+    builders.candidate(engine)
+    today = today_in(settings.zone)
+    old = period_start("weekly", period_key("weekly", today)) - timedelta(weeks=3)
+    argv = ["backfill", "weekly", "--since", old.isoformat(), "--until", today.isoformat()]
+    refused = CliRunner().invoke(app, argv)
+    assert refused.exit_code == 1, refused.output
+    assert period_key("weekly", old) in refused.output and "--skip-refused" in refused.output
+    accepted = CliRunner().invoke(app, [*argv, "--skip-refused"])
+    assert accepted.exit_code == 0, accepted.output

@@ -19,10 +19,12 @@ def backfill(
     until: str = typer.Option(..., "--until", help="last day to cover (YYYY-MM-DD)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="decide and render, send nothing"),
     force: bool = typer.Option(False, "--force", help="also run periods past their lateness limit"),
+    skip_refused: bool = typer.Option(False, "--skip-refused",
+                                      help="exit 0 even when periods past their lateness limit were refused"),
 ) -> None:
     """Run every missed period between --since and --until, oldest first.
 
-    Complete periods are skipped; periods past their lateness limit are refused (listed with the reason) unless --force. Each period is one `nurture` run named backfill-<cadence>-<period> and tagged `backfill`. Rerunning a backfill sends nothing twice.
+    A period is complete (skipped) when the ledger says so: no pending or failed message, and everyone who may be messaged now was considered; a period with new eligible candidates or failed messages runs again. Periods past their lateness limit are refused unless --force, and the backfill then exits 1 listing them unless --skip-refused. Each period is one `nurture` run named backfill-<cadence>-<period> and tagged `vivier`, `backfill` and the cadence. Rerunning a backfill sends nothing twice.
 
     Examples:
 
@@ -54,14 +56,18 @@ def backfill(
             progress.update(bar, description=f"{cadence} {step.period_key}")
             summary = run_cadence(cadence, step.as_of, dry_run=dry_run, force=True,
                                   run_name=f"backfill-{cadence}-{step.period_key}",
-                                  run_tags=("backfill",))
+                                  run_tags=("vivier", "backfill", cadence.value))
             sent[step.period_key] = summary["stages"].get("sent", 0)
             progress.advance(bar)
     for step in steps:
         table.add_row(step.period_key, step.action, step.reason, str(sent.get(step.period_key, "")))
     console.print(table)
-    if any(step.action == "refuse" for step in steps):
-        console.print("Refused periods are past their lateness limit: add --force to send them anyway.")
+    refused = [step.period_key for step in steps if step.action == "refuse"]
+    if refused and not skip_refused:
+        err_console.print(f"[red]{len(refused)} period(s) refused, past their lateness limit: "
+                          f"{', '.join(refused)}.[/red] Add --force to send them anyway, or "
+                          "--skip-refused to accept leaving them out.")
+        raise typer.Exit(1)
 
 
 def status(
