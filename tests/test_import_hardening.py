@@ -21,7 +21,7 @@ from vivier.imports.events import parse_events
 from vivier.imports.fields import clean_text
 from vivier.imports.report import ImportFileError, ImportReport, RowError
 from vivier.rules.identity import ErasureKeys, email_hash
-from vivier.store.schema import Application, Candidate, Consent, ErasureKey
+from vivier.store.schema import Application, Candidate, Consent, ErasureKey, Suppression
 
 runner = CliRunner()
 KEYS = ErasureKeys.of("a-test-secret-of-at-least-32-bytes!!")
@@ -299,3 +299,17 @@ def test_an_application_decided_before_it_was_made_is_rejected(engine, tmp_path)
     line, _, reason = only_rejection(report)
     assert line == 2 and "outcome_at 2025-02-01 is before applied_at 2025-03-01" in reason
     assert report.imported == 1
+
+
+@pytest.mark.both_dialects
+def test_a_person_erased_before_erasure_keys_existed_is_refused_by_their_suppression(
+    engine, tmp_path
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Suppression), {
+            "email_hash": email_hash("person1@example.org"), "reason": "erasure",
+            "source": "gdpr-request", "created_at": datetime(2025, 5, 4, tzinfo=UTC)})
+    again = GOOD.format(n=1).replace("person1@", "Person1@")
+    report = import_candidates(engine, write(tmp_path, HEADER, again), keys=KEYS)
+    assert "asked to be erased on 2025-05-04" in only_rejection(report)[2]
+    assert count(engine, Candidate) == 0

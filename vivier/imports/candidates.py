@@ -241,6 +241,12 @@ def _erased(
     """ATS id -> why its row is refused, for the rows of erased people (by ATS id or address)."""
     by_id = erased_among(connection, keys, "external_id", [row["external_id"] for _, row in chunk])
     by_email = erased_among(connection, keys, "email", [row["email"] for _, row in chunk])
+    # Erased before erasure keys existed (migration 0003): their suppression by email hash.
+    hashes = {email_hash(row["email"]): row["email"] for _, row in chunk}
+    for digest, created_at, source in connection.execute(
+            select(Suppression.email_hash, Suppression.created_at, Suppression.source)
+            .where(one_of(Suppression.email_hash, list(hashes)), Suppression.reason == "erasure")):
+        by_email.setdefault(hashes[digest], Erasure(created_at, source.removeprefix("gdpr-")))
     refused: dict[str, str] = {}
     for _, row in chunk:
         erasure: Erasure | None = by_id.get(row["external_id"])
