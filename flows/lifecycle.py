@@ -25,6 +25,7 @@ from vivier.pipeline.resources import current
 from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.summary import RunSummary
 from vivier.pipeline.tally import Tally
+from vivier.transports import TransportRefused
 
 # Summaries of runs not yet published, per flow run: what the failure hook publishes.
 _open: dict[str, list[tuple[RunSummary, float]]] = {}
@@ -78,6 +79,11 @@ def run_lifecycle(
             stopped = steps.delivery_stopped(spec, tally, problem)
             summary.notes = stopped.notes
             raise stopped from problem
+        try:
+            steps.check_failed_share(current(), spec, tally)  # green means sent
+        except steps.RunStopped as failed:
+            summary.notes = failed.notes
+            raise
     steps.finish(summary, started)
     with _open_lock:
         _open[key].remove((summary, started))
@@ -98,7 +104,7 @@ def _deliver(
     for done, future in enumerate(window, start=1):
         try:
             yield Tally.from_dict(future.result())
-        except DeliverabilityStop as tripped:  # the running batches stop at their next chunk
+        except (DeliverabilityStop, TransportRefused) as tripped:  # running batches stop soon
             window.stop()
             yield tripped
         except Exception as problem:  # keep the other batches going; report all at the end

@@ -10,11 +10,13 @@ from vivier.pipeline import deliver, runs
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import current
 from vivier.pipeline.runs import RunSpec
+from vivier.transports import TransportRefused
 
 
 def _retryable(task: Task, task_run: TaskRun, state: State) -> bool:
-    """A tripped guardrail is a decision, not a glitch: retrying would only trip it again."""
-    return not isinstance(state.data, DeliverabilityStop)
+    """A tripped guardrail is a decision and a server refusing every message a permanent answer,
+    not glitches: retrying would only meet them again."""
+    return not isinstance(state.data, DeliverabilityStop | TransportRefused)
 
 
 @task(name="send-batch", cache_policy=NO_CACHE, retry_delay_seconds=[5, 30],

@@ -6,7 +6,8 @@
 
 Counters are 1-based and global to the sink: `drop_after_data={3}` drops the link after
 the 3rd DATA content was received (the message *is* kept: the in-doubt case), and
-`drop_before_data={2}` drops it at the 2nd MAIL FROM (nothing kept).
+`drop_before_data={2}` drops it at the 2nd MAIL FROM (nothing kept). `refuse_mail` and
+`refuse_data` are whole replies given to every MAIL FROM / every end of DATA.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class SmtpSink:
         drop_before_data: set[int] | None = None,
         auth: tuple[str, str] | None = None,
         on_command: Callable[[str, int], None] | None = None,
+        refuse_mail: str | None = None,
+        refuse_data: str | None = None,
     ) -> None:
         self.refuse_rcpt = {address.lower(): code for address, code in (refuse_rcpt or {}).items()}
         self.transient_failures = transient_failures
@@ -62,6 +65,8 @@ class SmtpSink:
         self.auth = auth
         # Called as on_command("MAIL", n) / on_command("DATA", n) before the reply: crash tests kill here.
         self.on_command = on_command
+        # Whole replies given to every MAIL FROM / every end of DATA (e.g. "554 5.7.1 Relay denied").
+        self.refuse_mail, self.refuse_data = refuse_mail, refuse_data
         self.host = "127.0.0.1"
         self.port = 0
         self._lock = threading.Lock()
@@ -190,6 +195,8 @@ class _Handler:
     ) -> str:
         if self.sink.auth is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if self.sink.refuse_mail is not None:
+            return self.sink.refuse_mail
         mail_number = self.sink._next("_mail_commands")
         if self.sink.on_command is not None:
             self.sink.on_command("MAIL", mail_number)
@@ -212,6 +219,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.refuse_data is not None:
+            return self.sink.refuse_data  # nothing kept: the server refused the content
         number = self.sink._keep(envelope)
         if self.sink.on_command is not None:
             self.sink.on_command("DATA", number)

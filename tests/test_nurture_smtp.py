@@ -134,3 +134,62 @@ def test_smtp_down_fails_with_a_next_step_and_the_rerun_finishes(engine, setting
     again = sink()
     summary = nurture(cadence="weekly", as_of=today_in(settings.zone))
     assert summary["stages"]["sent"] == 3 and again.count == 3
+
+
+@pytest.mark.parametrize("behaviour,step", [
+    ({"refuse_data": "500 5.0.0 Content refused"}, "end of DATA: 500"),
+    ({"refuse_mail": "554 5.7.1 Relay access denied"}, "MAIL: 554"),
+])
+def test_a_server_refusing_every_message_fails_the_run_at_once_and_sends_the_rest_later(
+    engine, settings, sink, behaviour, step,
+) -> None:
+    """Green means sent: a permanent refusal that is not about the recipient stops the run."""
+    ids = [builders.candidate(engine) for _ in range(30)]
+    server = sink(**behaviour)
+    with pytest.raises(RuntimeError, match="refuses every message") as stopped:
+        nurture(cadence="weekly", as_of=today_in(settings.zone))
+    assert step in str(stopped.value) and "Retry this flow run in the Prefect UI" in str(stopped.value)
+    assert "prefect deployment run nurture/weekly --param as_of=" in str(stopped.value)
+    assert server.count == 0
+    assert set(statuses(engine).values()) == {"pending"}  # nothing failed for good, nothing suppressed
+    with engine.connect() as conn:
+        from vivier.store.schema import Run
+        run = conn.execute(sa.select(Run.state, Run.summary)).one()
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Suppression)) == 0
+    assert run.state == "failed" and run.summary["seconds"] > 0  # the failed run keeps its duration
+    assert run.summary["stages"].get("sent", 0) == 0
+    server.stop()
+
+    fixed = sink()  # the relay was fixed: the rerun sends each message once
+    assert nurture(cadence="weekly", as_of=today_in(settings.zone))["stages"]["sent"] == len(ids)
+    assert fixed.count == len(ids)
+
+
+def test_a_run_whose_failed_share_passes_the_limit_fails_with_failures_by_reason(
+    engine, settings, sink, monkeypatch,
+) -> None:
+    people = [builders.candidate(engine) for _ in range(20)]
+    refused = emails(engine, people[:4])  # 20% refused at RCPT (not a mailbox problem: no bounce)
+    monkeypatch.setenv("VIVIER_FAILED_MIN_SAMPLE", "10")
+    sink(refuse_rcpt={address: 554 for address in refused})
+    with pytest.raises(RuntimeError, match=r"4 of 20 messages failed \(20.0%, above VIVIER_FAILED_SHARE_LIMIT"
+                       r"=2.0%\): refused at RCPT: 554 5.7.1 ×4"):
+        nurture(cadence="weekly", as_of=today_in(settings.zone))
+    with engine.connect() as conn:
+        from vivier.store.schema import Run
+        summary = conn.execute(sa.select(Run.summary)).scalar_one()
+    assert summary["failures"] == {"refused at RCPT: 554 5.7.1": 4}
+    assert summary["stages"]["sent"] == 16 and summary["outcome"] == "failed"
+
+    from typer.testing import CliRunner
+
+    from app.cli import app
+    shown = CliRunner().invoke(app, ["status", "weekly", "--period", summary["period_key"]])
+    assert shown.exit_code == 0 and "refused at RCPT: 554 5.7.1" in shown.output
+
+
+def test_a_few_recipient_refusals_under_the_limit_complete_the_run(engine, settings, sink) -> None:
+    people = [builders.candidate(engine) for _ in range(60)]
+    sink(refuse_rcpt={emails(engine, people[:1])[0]: 554})  # 1 of 60: under 2%
+    summary = nurture(cadence="weekly", as_of=today_in(settings.zone))
+    assert summary["outcome"] == "completed" and summary["stages"]["failed"] == 1

@@ -16,7 +16,7 @@ from testing.postgres import free_port
 from testing.smtp import SmtpSink
 from vivier.messages.mime import OutgoingMessage, build_mime, message_id_for
 from vivier.settings import Settings
-from vivier.transports import Outcome, SendResult, TransportUnavailable
+from vivier.transports import Outcome, SendResult, TransportRefused, TransportUnavailable
 from vivier.transports.ratelimit import TokenBucket
 from vivier.transports.smtp import SmtpSession, SmtpTransport
 
@@ -191,9 +191,10 @@ def test_login_is_used_when_a_user_is_set() -> None:
         with pytest.raises(TransportUnavailable, match="VIVIER_SMTP_PASSWORD") as refused:
             transport_for(sink, smtp_user="vivier", smtp_password="wrong").open()
         assert "wrong" not in str(refused.value)
-        with transport_for(sink).open() as anonymous:
-            result = send(anonymous, outgoing(2))
-        assert (result.outcome, result.smtp_code) == (Outcome.failed, 530)  # not a bounce
+        with transport_for(sink).open() as anonymous, \
+                pytest.raises(TransportRefused, match="refused at MAIL: 530 5.7.0") as no_auth:
+            send(anonymous, outgoing(2))  # every message would get it: the run stops, no bounce
+        assert "VIVIER_SMTP_USER" in str(no_auth.value)
         assert sink.count == 1
 
 
@@ -231,3 +232,20 @@ def test_the_pre_flight_check_logs_in_and_says_noop(sink: SmtpSink) -> None:
 def test_the_pre_flight_check_names_the_setting_when_no_server_answers() -> None:
     with pytest.raises(TransportUnavailable, match="VIVIER_SMTP_HOST/PORT"):
         transport_for().check()
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ("550 5.1.1 No such mailbox", Outcome.hard_bounce),  # about the recipient: theirs alone
+    ("500 5.0.0 Content refused", TransportRefused),  # about us: every message would get it
+    ("554 5.7.1 Message rejected by policy", TransportRefused),
+])
+def test_a_permanent_refusal_at_the_end_of_data_is_the_recipients_only_when_it_says_so(
+    reply: str, expected: object,
+) -> None:
+    with SmtpSink(refuse_data=reply) as sink, transport_for(sink).open() as session:
+        if expected is TransportRefused:
+            with pytest.raises(TransportRefused, match=f"end of DATA: {reply[:9]}"):
+                send(session, outgoing(1))
+        else:
+            assert send(session, outgoing(1)).outcome is expected
+        assert sink.count == 0

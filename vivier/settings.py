@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     bounce_rate_limit: float = Field(
         0.05, gt=0, le=1, description="run's hard-bounce share that stops the send phase"
     )
+    failed_share_limit: float = Field(
+        0.02, ge=0, le=1, description="run's failed-send share above which the run fails"
+    )
+    failed_min_sample: int = Field(
+        50, ge=1, description="messages attempted before the failed share may fail a run"
+    )
     bounce_min_sample: int = Field(
         200, ge=1, description="messages attempted before the bounce guardrail may trip"
     )

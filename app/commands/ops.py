@@ -95,7 +95,13 @@ def status(
     for run in found.runs:
         runs.add_row(str(run["id"]), run["flow_run_id"] or "-", run["state"], str(run["dry_run"]),
                      f"{run['started_at']:%Y-%m-%d %H:%M} UTC")
-    console.print(ledger, reasons, runs)
+    console.print(ledger, reasons)
+    if found.failures:
+        failures = Table("reply code or reason", "messages", title="failed sends")
+        for reason, count in found.failures.items():
+            failures.add_row(reason, f"{count:,}")
+        console.print(failures)
+    console.print(runs)
     if found.in_doubt:
         console.print(f"in doubt ({len(found.in_doubt)}): candidate ids "
                       + ", ".join(map(str, found.in_doubt[:200])))

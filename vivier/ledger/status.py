@@ -21,6 +21,7 @@ class PeriodStatus:
     ledger: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)  # decisions of the latest real run
     in_doubt: list[int] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)  # failed sends by reply code / reason
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -35,6 +36,10 @@ def period_status(engine: Engine, cadence: str, period_key: str) -> PeriodStatus
             select(Send.candidate_id).where(Send.cadence == cadence, Send.period_key == period_key,
                                             Send.status == SendState.in_doubt).order_by(Send.candidate_id)
         ).scalars())
+        status.failures = {str(error or "unknown"): int(n) for error, n in conn.execute(
+            select(Send.error, func.count()).where(Send.cadence == cadence, Send.period_key == period_key,
+                                                   Send.status == SendState.failed)
+            .group_by(Send.error).order_by(func.count().desc()))}
         runs = conn.execute(
             select(Run.id, Run.flow_run_id, Run.state, Run.dry_run, Run.started_at, Run.finished_at)
             .where(Run.cadence == cadence, Run.period_key == period_key).order_by(Run.id))

@@ -107,6 +107,8 @@ def _record(
     for claim, result, message_id in results:
         status = _STATUS[result.outcome]
         tally.stages[result.outcome.value] += 1
+        if result.outcome in (Outcome.failed, Outcome.hard_bounce):
+            tally.failures[(result.detail or result.outcome.value)[:120]] += 1
         tally.segment(claim.segment or "default")[result.outcome.value] += 1
         updates.append({"send_id": claim.send_id, "new_status": status, "message_id": message_id,
                         "error": result.detail or None,

@@ -23,7 +23,7 @@ from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_s
 from vivier.settings import SettingsError
 from vivier.store import files
 from vivier.store.schema import utcnow
-from vivier.transports import TransportUnavailable
+from vivier.transports import TransportRefused, TransportUnavailable
 
 
 class RunStopped(RuntimeError):
@@ -126,11 +126,33 @@ def withdraw(resources: Resources, spec: RunSpec) -> None:
 
 
 def rerun_hint(spec: RunSpec) -> str:
-    """The command that finishes this run's period (nothing already sent is sent again)."""
+    """How to finish this run's period, in the UI and on a command line (nothing is sent twice)."""
+    day = spec.as_of.isoformat()
     if spec.cadence in CADENCES:
-        return f"vivier run {spec.cadence} --as-of {spec.as_of.isoformat()}"
-    return ("prefect deployment run consent-survey/consent-survey "
-            f"--param as_of={spec.as_of.isoformat()}")
+        return (f"Retry this flow run in the Prefect UI, or `prefect deployment run nurture/{spec.cadence} "
+                f"--param as_of={day}`, or `vivier run {spec.cadence} --as-of {day}`")
+    return (f"Retry this flow run in the Prefect UI, or `prefect deployment run "
+            f"consent-survey/consent-survey --param as_of={day}`")
+
+
+def failures_line(tally: Tally, top: int = 3) -> str:
+    """The commonest failure reasons with their counts (reply codes and words, never an address)."""
+    return "; ".join(f"{reason} ×{count:,}" for reason, count in tally.failures.most_common(top))
+
+
+def check_failed_share(resources: Resources, spec: RunSpec, tally: Tally) -> None:
+    """Green means sent: a run whose failed share passes the setting fails, saying why."""
+    settings = resources.settings
+    failed = tally.stages["failed"]
+    attempted = sum(tally.stages[outcome] for outcome in ("sent", "failed", "hard_bounce", "in_doubt"))
+    if attempted < settings.failed_min_sample or failed / attempted <= settings.failed_share_limit:
+        return
+    raise RunStopped([
+        f"**{failed:,} of {attempted:,} messages failed** ({failed / attempted:.1%}, above "
+        f"VIVIER_FAILED_SHARE_LIMIT={settings.failed_share_limit:.1%}): {failures_line(tally)}.",
+        f"{tally.stages['sent']:,} sent. Fix the cause (see the failures by reason), then "
+        f"{rerun_hint(spec)[0].lower()}{rerun_hint(spec)[1:]}: only the failed and unsent are sent.",
+    ])
 
 
 def guardrail_notes(spec: RunSpec, tally: Tally, stop: DeliverabilityStop) -> list[str]:
@@ -138,25 +160,35 @@ def guardrail_notes(spec: RunSpec, tally: Tally, stop: DeliverabilityStop) -> li
     left = tally.stages["planned"] - attempted
     return [
         f"**Sending stopped by a deliverability guardrail:** {stop}",
-        f"{tally.stages['sent']:,} sent; {left:,} left pending. Rerun `{rerun_hint(spec)}` "
-        "when the cause is dealt with: only those are sent.",
+        f"{tally.stages['sent']:,} sent; {left:,} left pending. When the cause is dealt with: "
+        f"{rerun_hint(spec)}. Only those are sent.",
     ]
 
 
 def batch_failure_notes(spec: RunSpec, tally: Tally, problems: list[Exception]) -> list[str]:
     return [
         f"**{len(problems)} batch(es) failed:** {problems[0]}",
-        f"{tally.stages['sent']:,} of {tally.stages['planned']:,} sent. Rerun `{rerun_hint(spec)}` "
-        "to finish: only candidates not yet sent are sent.",
+        f"{tally.stages['sent']:,} of {tally.stages['planned']:,} sent. To finish: {rerun_hint(spec)}. "
+        "Only candidates not yet sent are sent.",
+    ]
+
+
+def refusal_notes(spec: RunSpec, tally: Tally, refused: TransportRefused) -> list[str]:
+    attempted = sum(tally.stages[outcome] for outcome in ("sent", "failed", "hard_bounce", "in_doubt"))
+    return [
+        f"**Sending stopped: the mail server refuses every message.** {refused}",
+        f"{tally.stages['sent']:,} sent; {tally.stages['planned'] - attempted:,} left pending. "
+        f"Once fixed: {rerun_hint(spec)}. Only those are sent.",
     ]
 
 
 def collect_deliveries(tally: Tally, outcomes: Iterable[Tally | BaseException]) -> None:
-    """Add up the batches' outcomes; a guardrail stop or failed batches stop the run after."""
-    stop: DeliverabilityStop | None = None
+    """Add up the batches' outcomes; a guardrail stop, a server refusing everything or failed
+    batches stop the run after."""
+    stop: DeliverabilityStop | TransportRefused | None = None
     problems: list[Exception] = []
     for outcome in outcomes:
-        if isinstance(outcome, DeliverabilityStop):
+        if isinstance(outcome, DeliverabilityStop | TransportRefused):
             stop = stop or outcome
         elif isinstance(outcome, Exception):
             problems.append(outcome)
@@ -183,6 +215,8 @@ def delivery_stopped(spec: RunSpec, tally: Tally, problem: Exception) -> RunStop
     """What a run whose delivery stopped says, and raises: the cause, what was sent, what to do."""
     if isinstance(problem, DeliverabilityStop):
         return RunStopped(guardrail_notes(spec, tally, problem))
+    if isinstance(problem, TransportRefused):
+        return RunStopped(refusal_notes(spec, tally, problem))
     if isinstance(problem, BatchesFailed):
         return RunStopped(batch_failure_notes(spec, tally, problem.problems))
     return RunStopped([f"**Stopped while sending:** {problem}"])
@@ -241,6 +275,10 @@ def run_period(
             try:
                 with resources.transport.open() as session:
                     collect_deliveries(tally, _each_batch(resources, spec, bounds, session))
+                check_failed_share(resources, spec, tally)
+            except RunStopped as stopped:
+                summary.notes = stopped.notes
+                raise
             except Exception as problem:
                 stopped = delivery_stopped(spec, tally, problem)
                 summary.notes = stopped.notes
@@ -262,7 +300,7 @@ def _each_batch(
     for lo, hi in bounds:
         try:
             yield deliver.deliver_batch(resources, spec, lo, hi, session)
-        except DeliverabilityStop as stop:
+        except (DeliverabilityStop, TransportRefused) as stop:
             yield stop
             return  # the guardrail holds for every batch: the rest stays pending
         except Exception as problem:  # the other batches go on; all are reported at the end

@@ -53,6 +53,10 @@ class RunSummary:
         if self.tally.reasons:
             lines += ["", "## Not messaged, by reason", "", "| reason | candidates |", "|---|---:|"]
             lines += [f"| {reason} | {count:,} |" for reason, count in self.tally.reasons.most_common()]
+        if self.tally.failures:
+            lines += ["", "## Failed sends, by reply code or reason", "", "| reason | messages |",
+                      "|---|---:|"]
+            lines += [f"| {reason} | {count:,} |" for reason, count in self.tally.failures.most_common()]
         if self.tally.checks:
             lines += ["", "## Failed data checks", "", "| check | rows |", "|---|---:|"]
             lines += [f"| {check} | {count:,} |" for check, count in self.tally.checks.most_common()]

@@ -17,6 +17,7 @@ class Tally:
     segments: dict[str, Counter[str]] = field(default_factory=dict)  # segment -> planned / reasons
     quarantined: list[tuple[int, str, str]] = field(default_factory=list)  # id, reason, detail
     samples: list[str] = field(default_factory=list)  # rendered sample files (dry run)
+    failures: Counter[str] = field(default_factory=Counter)  # failed sends by reply code / reason
 
     def segment(self, name: str) -> Counter[str]:
         return self.segments.setdefault(name, Counter())
@@ -34,6 +35,7 @@ class Tally:
         room = QUARANTINE_CAP - len(self.quarantined)
         self.quarantined.extend(other.quarantined[:max(room, 0)])
         self.samples.extend(other.samples)
+        self.failures.update(other.failures)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,6 +43,7 @@ class Tally:
             "stages": dict(self.stages), "reasons": dict(self.reasons), "checks": dict(self.checks),
             "segments": {name: dict(counts) for name, counts in self.segments.items()},
             "quarantined": [list(row) for row in self.quarantined], "samples": list(self.samples),
+            "failures": dict(self.failures),
         }
 
     @classmethod
@@ -50,5 +53,5 @@ class Tally:
             checks=Counter(data.get("checks", {})),
             segments={name: Counter(c) for name, c in data.get("segments", {}).items()},
             quarantined=[tuple(row) for row in data.get("quarantined", [])],  # type: ignore[misc]
-            samples=list(data.get("samples", [])),
+            samples=list(data.get("samples", [])), failures=Counter(data.get("failures", {})),
         )

@@ -16,6 +16,7 @@ from vivier.transports.base import (
     Outcome,
     SendResult,
     Transport,
+    TransportRefused,
     TransportSession,
     TransportUnavailable,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "SendResult",
     "Transport",
     "TransportSession",
+    "TransportRefused",
     "TransportUnavailable",
     "make_transport",
 ]

@@ -37,6 +37,14 @@ class TransportUnavailable(RuntimeError):
     """
 
 
+class TransportRefused(TransportUnavailable):
+    """The server refuses every message for a reason that is not the recipient: a permanent
+    (5xx) reply to MAIL FROM, DATA or the end of DATA that is not about the mailbox (a relay,
+    policy, sender or content refusal). The message in hand was not delivered; nothing more can
+    leave until someone fixes the sending settings: the run stops and fails, never retried.
+    """
+
+
 class TransportSession(Protocol):
     """One worker's link to the transport: used by one thread at a time."""
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from vivier.messages.mime import HeaderInjection, OutgoingMessage, plain_address
 from vivier.settings import Settings, SmtpTls
-from vivier.transports.base import ClosingSession, Outcome, SendResult, TransportUnavailable
+from vivier.transports.base import (
+    ClosingSession,
+    Outcome,
+    SendResult,
+    TransportRefused,
+    TransportUnavailable,
+)
 from vivier.transports.ratelimit import TokenBucket
 
 RETRY_BACKOFF = (0.2, 1.0, 3.0)  # seconds before the 1st, 2nd, 3rd+ retry
@@ -195,6 +201,8 @@ class SmtpSession(ClosingSession):
                 if self._smtp is None:
                     self.reconnect()
                 outcome = self._transaction(message, payload)
+            except TransportRefused:
+                raise  # permanent and not about this recipient: retrying cannot help
             except TransportUnavailable:
                 if retries >= self._transport.max_retries:
                     raise
@@ -290,6 +298,13 @@ class SmtpSession(ClosingSession):
         recipient_step = step in ("RCPT", "end of DATA")
         if recipient_step and _recipient_refused_for_good(code, status):
             return SendResult(message.send_id, Outcome.hard_bounce, detail, code)
+        if step != "RCPT":
+            raise TransportRefused(
+                f"the SMTP server at {self._transport.host}:{self._transport.port} {detail}: a "
+                "permanent refusal that is not about the recipient (sender address, relay or "
+                "authentication rights, a policy or the content): every message would get it. Check "
+                "VIVIER_SENDER_ADDRESS, VIVIER_SMTP_USER and the relay's rules with your mail provider"
+            )
         return SendResult(message.send_id, Outcome.failed, detail, code)
 
     def _reset(self, code: int) -> None:
