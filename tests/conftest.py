@@ -27,6 +27,10 @@ import sqlalchemy as sa
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# The CLI's Rich console fixes its width at import when COLUMNS is set (pytest-xdist workers
+# set COLUMNS=80): without it, each CliRunner call's own COLUMNS decides how wide tables are.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 from testing.postgres import PostgresServer, start_postgres  # noqa: E402
 from vivier.settings import Settings, get_settings  # noqa: E402
@@ -103,8 +107,10 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         "VIVIER_TRANSPORT": "maildir",
         "VIVIER_MAILDIR_PATH": str(tmp_path / "outbox"),
         "VIVIER_SAMPLES_DIR": str(tmp_path / "samples"),
-        "VIVIER_SECRET_KEY": "test-secret-key",
-        "VIVIER_BATCH_SIZE": "50",
+        "VIVIER_SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
+        # One batch per run (each batch is a Great Expectations validation, ~0.2-0.4 s):
+        # tests about batching set a small VIVIER_BATCH_SIZE of their own.
+        "VIVIER_BATCH_SIZE": "1000",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
