@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from vivier.gdpr.anonymise import forget_samples
+from vivier.gdpr.anonymise import erasure_keys_of, forget_samples
 from vivier.gdpr.retention import retire_batch
 from vivier.pipeline.resources import current
 
@@ -22,7 +22,8 @@ def retire(cutoff: datetime, after_id: int, limit: int, dry_run: bool) -> dict[s
     """Anonymise up to `limit` candidates inactive since `cutoff` with ids above `after_id`."""
     resources = current()
     settings = resources.settings
-    batch = retire_batch(resources.engine, cutoff, after_id, limit, dry_run=dry_run, flow_run_id=flow_run.id)
+    batch = retire_batch(resources.engine, cutoff, after_id, limit, dry_run=dry_run,
+                         flow_run_id=flow_run.id, keys=erasure_keys_of(settings))
     forget_samples(settings.samples_dir, batch.anonymised)
     get_run_logger().info("%d due, %d anonymised", len(batch.due), len(batch.anonymised))
     return {"due": batch.due, "anonymised": batch.anonymised}

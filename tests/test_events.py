@@ -209,3 +209,13 @@ def test_a_hard_bounce_excludes_the_candidate_from_the_next_run_as_suppressed(en
     assert tally.stages["planned"] == 1
     assert {row.candidate_id: row.reason for row in rows(engine, Decision)} == {bounced: "suppressed"}
     assert [row.candidate_id for row in rows(engine, Send, period_key=key)] == [fine]
+
+
+@pytest.mark.parametrize("field", ["message_id", "id", "url", "recipient"])
+def test_a_lone_surrogate_in_an_event_is_a_problem_of_that_event_not_a_crash(field: str) -> None:
+    item = {"type": "clicked", "message_id": "<a@b.example>", "occurred_at": "2026-11-23T09:00:00Z",
+            field: "x\ud800y" if field != "message_id" else "<x\ud800@b.example>"}
+    parsed, problems = parse_events([{"type": "opened", "message_id": "<ok@b.example>",
+                                      "occurred_at": "2026-11-23T09:00:00Z"}, item])
+    assert len(parsed) == 1 and [problem.index for problem in problems] == [1]
+    assert "\ud800" not in repr(problems)  # the value is never echoed

@@ -134,3 +134,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     missing = sorted(f"VIVIER_{field.upper()}" for field in Settings.model_fields
                      if f"VIVIER_{field.upper()}" not in documented)
     assert missing == []
+
+
+@pytest.mark.parametrize("secret,kept", [(" ", False), ("\t \n", False), ("", False), ("s3cret-hook", True)])
+def test_a_blank_webhook_secret_counts_as_unset(secret: str, kept: bool) -> None:
+    settings = load_settings(webhook_secret=secret)
+    assert (settings.webhook_secret is not None) is kept

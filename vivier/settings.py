@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         7, ge=0, le=365, description="days dry-run samples are kept (0: purged at the next run)"
     )
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """A secret of spaces protects nothing: it counts as unset (the hook then refuses all)."""
+        return None if value is None or not value.get_secret_value().strip() else value
+
     @field_validator("team_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

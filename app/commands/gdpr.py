@@ -14,7 +14,7 @@ from rich.table import Table
 
 from app.commands.common import console, engine, err_console, load, refuse
 from vivier.gdpr import CandidateNotFound, find_candidate
-from vivier.gdpr.anonymise import anonymise, forget_samples, same_address
+from vivier.gdpr.anonymise import anonymise, erasure_keys_of, forget_samples, same_address
 from vivier.gdpr.export import export_person, to_json
 from vivier.gdpr.why import ConsentEvent, Explanation, explain
 from vivier.rules.cadences import CadenceName, period_start
@@ -94,7 +94,7 @@ def erase(
         typer.confirm(f"Anonymise candidate {candidate_id}? This cannot be undone", abort=True)
     with database.begin() as conn:
         others = same_address(conn, candidate_id)
-        done = anonymise(conn, [candidate_id], source="request")
+        done = anonymise(conn, [candidate_id], source="request", keys=erasure_keys_of(settings))
     if not done:
         console.print(f"candidate {candidate_id} was already anonymised: nothing to do")
         return

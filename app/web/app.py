@@ -22,6 +22,7 @@ from vivier.store import db
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The preference centre for these settings (default: the process settings)."""
     settings = settings or get_settings()
+    settings.require_signing_keys()  # forgeable links: refuse to serve at all (outside the demo)
     web = WebContext(settings, db.engine_for(settings.database_url),
                      Pages(settings.templates_dir, settings.sender_name))
     app = FastAPI(title="vivier preference centre", docs_url=None, redoc_url=None,

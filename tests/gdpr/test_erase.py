@@ -66,7 +66,8 @@ def test_an_erased_person_reexported_by_the_ats_is_never_messaged_again(engine, 
     assert (again.imported, again.updated) == (0, 0)
     assert "candidate was erased" in again.rejected[0].reason
     new_id = import_candidates(engine, csv(tmp_path, "ats2.csv", HEADER, ROW.replace("ATS-77", "ATS-78")))
-    assert (new_id.imported, new_id.suppressed_matches) == (1, 1)
+    assert (new_id.imported, new_id.updated) == (0, 0)  # under another ATS id: refused, nothing stored
+    assert "this person asked to be erased on" in new_id.rejected[0].reason
     import_consents(engine, consents)
     summary = nurture(cadence="weekly", as_of=today_in(settings.zone))
 
@@ -78,5 +79,6 @@ def test_an_erased_person_reexported_by_the_ats_is_never_messaged_again(engine, 
         sends = conn.scalar(sa.select(sa.func.count()).select_from(Send))
         erased_events = conn.scalars(sa.select(Interaction.candidate_id)
                                      .where(Interaction.kind == "erased")).all()
-    assert decisions == {ids["ATS-78"]: "suppressed"}  # the erased record is not even in the pool
+    assert decisions == {} and "ATS-78" not in ids  # nobody to decide about: nothing was stored
     assert sends == 0 and erased_events == [ids["ATS-77"]]
+    assert traces(engine, ["Zéphyrine", "Quasimodo"]) == []

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select
 
 from vivier.gdpr.anonymise import anonymise
+from vivier.rules.identity import ErasureKeys
 from vivier.store.schema import Candidate, Consent, Interaction, Preference, utcnow
 
 # Interaction kinds that are the person's own doing.
@@ -98,7 +99,7 @@ class RetentionBatch:
 
 def retire_batch(
     engine: Engine, cutoff: datetime, after_id: int, limit: int, *, dry_run: bool = False,
-    flow_run_id: str | None = None, now: datetime | None = None,
+    flow_run_id: str | None = None, now: datetime | None = None, keys: ErasureKeys | None = None,
 ) -> RetentionBatch:
     """Anonymise up to `limit` due candidates after `after_id`, in one transaction.
 
@@ -110,5 +111,5 @@ def retire_batch(
         if dry_run or not due:
             return RetentionBatch(due=due)
         done = anonymise(conn, due, source="retention", now=now or utcnow(),
-                         flow_run_id=flow_run_id)
+                         flow_run_id=flow_run_id, keys=keys)
     return RetentionBatch(due=due, anonymised=done)

@@ -48,7 +48,7 @@ COMPLAINT_SOURCE = "provider-complaint"
 DEFAULT_SOURCE = "esp"  # the provider namespace of event ids, for the hook and for files alike
 SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _MESSAGE_ID = re.compile(r"^[^\s<>]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # lone surrogates cannot be stored
 # Preference and unsubscribe links carry a bearer token: a click keeps the page, not the token.
 _LINK_TOKEN = re.compile(r"/([pu])/[^/?#]+")
 

@@ -28,6 +28,7 @@ from vivier.rules.eligibility import CandidateFacts, Reason, exclusion
 from vivier.rules.holdout import held_out
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
+from vivier.store import files
 from vivier.store.schema import Decision, Send, utcnow
 from vivier.store.sql import one_of
 
@@ -253,5 +254,6 @@ def _write_sample(
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     message = outgoing(0, row, rendered, context, period, settings, now)
     path = folder / f"candidate-{row['id']}.eml"
-    path.write_bytes(build_mime(message, settings.sender_address, settings.sender_name))
+    path.unlink(missing_ok=True)  # a sample from an earlier dry run of this period
+    files.write_private(path, build_mime(message, settings.sender_address, settings.sender_name))
     return str(path)
