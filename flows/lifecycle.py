@@ -5,6 +5,7 @@ window → publish. Failures publish their summary from one place, the flows' `o
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tasks.plan import gate, release_plan
 from tasks.record import publish
 from tasks.send import send_batch
 from vivier.pipeline import run as steps
+from vivier.pipeline import runs
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import current
 from vivier.pipeline.runs import RunSpec
@@ -27,6 +29,7 @@ from vivier.pipeline.summary import RunSummary
 from vivier.pipeline.tally import Tally
 from vivier.transports import TransportRefused
 
+PROGRESS_EVERY_SECONDS = 2.0  # how often the sending progress reads the ledger
 # Summaries of runs not yet published, per flow run: what the failure hook publishes.
 _open: dict[str, list[tuple[RunSummary, float]]] = {}
 _open_lock = threading.Lock()
@@ -53,10 +56,12 @@ def run_lifecycle(
     except steps.RunStopped as refused:
         summary.notes = refused.notes
         raise
+    planning = _progress(spec, "planning", "Share of the pool's batches planned")
     try:
-        for future in Window(partial(with_retries(plan_task).submit, spec), bounds,
-                             settings.plan_concurrency):
+        for done, future in enumerate(Window(partial(with_retries(plan_task).submit, spec), bounds,
+                                             settings.plan_concurrency), start=1):
             tally.add(Tally.from_dict(future.result()))
+            update_progress_artifact(planning, 100.0 * done / len(bounds))  # type: ignore[arg-type]
     except Exception:
         release_plan(spec)  # a half-made plan must not be delivered by anyone
         raise
@@ -74,7 +79,8 @@ def run_lifecycle(
             summary.notes = refused.notes
             raise
         try:
-            steps.collect_deliveries(tally, _deliver(spec, bounds, settings.smtp_connections))
+            steps.collect_deliveries(tally, _deliver(spec, bounds, settings.smtp_connections,
+                                                     tally.stages["planned"]))
         except Exception as problem:
             stopped = steps.delivery_stopped(spec, tally, problem)
             summary.notes = stopped.notes
@@ -93,23 +99,54 @@ def run_lifecycle(
 
 
 def _deliver(
-    spec: RunSpec, bounds: list[tuple[int, int]], connections: int,
+    spec: RunSpec, bounds: list[tuple[int, int]], connections: int, planned: int,
 ) -> Iterator[Tally | BaseException]:
-    """Send the batches, `connections` at a time, updating the progress artifact as they finish."""
-    progress = create_progress_artifact(
-        progress=0.0, key=f"{spec.cadence}-{spec.period_key}-sending".lower().replace("_", "-"),
-        description="Share of batches sent",
-    )
+    """Send the batches, `connections` at a time; the progress artifact counts messages."""
+    progress = _progress(spec, "sending", "Share of the planned messages handed to the transport")
     window = Window(partial(with_retries(send_batch).submit, spec), bounds, connections)
-    for done, future in enumerate(window, start=1):
-        try:
-            yield Tally.from_dict(future.result())
-        except (DeliverabilityStop, TransportRefused) as tripped:  # running batches stop soon
-            window.stop()
-            yield tripped
-        except Exception as problem:  # keep the other batches going; report all at the end
-            yield problem
-        update_progress_artifact(progress, 100.0 * done / len(bounds))  # type: ignore[arg-type]
+    with _MessageProgress(spec, planned, progress):
+        for future in window:
+            try:
+                yield Tally.from_dict(future.result())
+            except (DeliverabilityStop, TransportRefused) as tripped:  # running batches stop soon
+                window.stop()
+                yield tripped
+            except Exception as problem:  # keep the other batches going; report all at the end
+                yield problem
+
+
+def _progress(spec: RunSpec, phase: str, description: str) -> Any:
+    key = f"{spec.cadence}-{spec.period_key}-{phase}".lower().replace("_", "-")  # keys: dashes only
+    return create_progress_artifact(progress=0.0, key=key, description=description)
+
+
+class _MessageProgress:
+    """While batches send, reads from the ledger how many of the planned messages were handed
+    over and shows that share (a run that sent nothing reads 0%, one batch still moves)."""
+
+    def __init__(self, spec: RunSpec, planned: int, artifact: Any) -> None:
+        self.spec, self.planned, self.artifact = spec, max(planned, 1), artifact
+        self._stop = threading.Event()
+        context = contextvars.copy_context()  # the flow run's context: the artifact's client
+        self._thread = threading.Thread(target=context.run, args=(self._watch,), daemon=True,
+                                        name=f"progress-{spec.run_id}")
+
+    def __enter__(self) -> _MessageProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._show()  # the final figure, whatever the last tick saw
+
+    def _watch(self) -> None:
+        while not self._stop.wait(PROGRESS_EVERY_SECONDS):
+            self._show()
+
+    def _show(self) -> None:
+        done = runs.attempted(current().engine, self.spec.run_id)
+        update_progress_artifact(self.artifact, min(100.0, 100.0 * done / self.planned))
 
 
 def publish_failed_runs(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:

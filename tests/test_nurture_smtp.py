@@ -193,3 +193,33 @@ def test_a_few_recipient_refusals_under_the_limit_complete_the_run(engine, setti
     sink(refuse_rcpt={emails(engine, people[:1])[0]: 554})  # 1 of 60: under 2%
     summary = nurture(cadence="weekly", as_of=today_in(settings.zone))
     assert summary["outcome"] == "completed" and summary["stages"]["failed"] == 1
+
+
+def progress_of(key: str) -> float:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (latest,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1,
+            sort="CREATED_DESC")
+    return float(latest.data)  # type: ignore[arg-type]
+
+
+def test_the_progress_artifacts_count_messages_not_batches(engine, settings, sink) -> None:
+    for _ in range(12):
+        builders.candidate(engine)
+    server = sink(refuse_data="500 5.0.0 Content refused")
+    with pytest.raises(RuntimeError, match="refuses every message"):
+        nurture(cadence="weekly", as_of=today_in(settings.zone))
+    with engine.connect() as conn:
+        from vivier.store.schema import Run
+        key = conn.execute(sa.select(Run.period_key)).scalar_one()
+    stem = f"weekly-{key}".lower()
+    assert progress_of(f"{stem}-planning") == 100.0
+    assert progress_of(f"{stem}-sending") == 0.0  # one batch, nothing handed over: not 100%
+    server.stop()
+
+    sink()
+    nurture(cadence="weekly", as_of=today_in(settings.zone))
+    assert progress_of(f"{stem}-sending") == 100.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from vivier.ledger import moves as ledger_moves
 from vivier.messages.catalog import Catalog
@@ -44,7 +44,7 @@ def open_run(
 ) -> int:
     with engine.begin() as conn:
         return int(conn.execute(
-            Run.__table__.insert().returning(Run.id),
+            insert(Run).returning(Run.id),
             {"cadence": cadence, "period_key": period_key, "dry_run": dry_run,
              "flow_run_id": flow_run_id, "state": "planning", "started_at": utcnow(),
              "heartbeat_at": utcnow(), "summary": {}},
@@ -69,6 +69,17 @@ def heartbeat(engine: Engine, run_id: int) -> None:
 def release_plan(engine: Engine, run_id: int) -> None:
     """Drop the run's pending rows (nothing of them left): used when the run stops before sending."""
     ledger_moves.withdraw_run(engine, run_id)
+
+
+def attempted(engine: Engine, run_id: int) -> int:
+    """Messages of this run handed to the transport so far (sent, failed or in doubt)."""
+    from sqlalchemy import func
+
+    from vivier.ledger.states import ATTEMPTED
+
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Send).where(
+            Send.run_id == run_id, Send.status.in_([str(state) for state in ATTEMPTED]))) or 0)
 
 
 def ledger_counts(engine: Engine, cadence: str, period_key: str) -> dict[str, int]:
