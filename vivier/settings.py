@@ -63,7 +63,8 @@ class Settings(BaseSettings):
         Environment.production, description="production, or demo (`vivier demo` sets it)"
     )
     database_url: str = Field(
-        "sqlite:///var/vivier.db", description="SQLAlchemy URL: SQLite file or PostgreSQL"
+        "sqlite:///var/vivier.db", description="SQLAlchemy URL: SQLite file or PostgreSQL",
+        repr=False,  # it may hold a password
     )
     transport: TransportName = Field(TransportName.maildir, description="maildir, smtp or none")
     maildir_path: Path = Field(Path("var/outbox"), description="Maildir the maildir transport fills")
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(10_000, ge=10, le=100_000, description="candidates per batch task")
     # 500: the per-chunk claim and record statements fall under 10% of delivery.
     send_chunk_size: int = Field(500, ge=1, le=10_000, description="ledger claim size")
+    # Claimed and recorded in one commit per window: a kill leaves at most this many in doubt
+    # per connection, whatever the chunk size.
+    send_window: int = Field(
+        8, ge=1, le=1_000, description="messages per connection between two ledger commits"
+    )
     quality_threshold: float = Field(
         0.05, ge=0, le=1, description="max share of invalid rows before a run fails"
     )
@@ -105,10 +111,20 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = Field(
         300, ge=1, description="a 'sending' claim older than this is in doubt"
     )
+    in_doubt_evidence_hours: float = Field(
+        24, ge=0, description="hours an in-doubt send waits for evidence before it may be resent"
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="base URL of links in messages"
     )
     secret_key: SecretStr = Field(SecretStr(DEMO_SECRET), description="signs message links")
+    # Names of Prefect Secret blocks that hold a secret instead of the environment; read by the
+    # Prefect layer (flows, tasks, `vivier web`) when a run or the web app starts (flows/secrets.py).
+    smtp_password_block: str | None = Field(None, description="Prefect Secret block: SMTP password")
+    secret_key_block: str | None = Field(None, description="Prefect Secret block: link signing key")
+    webhook_secret_block: str | None = Field(None, description="Prefect Secret block: webhook secret")
+    database_password_block: str | None = Field(
+        None, description="Prefect Secret block: the password put into VIVIER_DATABASE_URL")
     old_secret_keys: list[SecretStr] = Field(
         default_factory=list, description="retired keys that still verify (JSON list)"
     )
@@ -257,9 +273,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _login_has_password(self) -> Settings:
-        if self.smtp_user and not (self.smtp_password and self.smtp_password.get_secret_value()):
+        has_password = bool(self.smtp_password and self.smtp_password.get_secret_value())
+        if self.smtp_user and not (has_password or self.smtp_password_block):
             raise ValueError(
-                "VIVIER_SMTP_USER is set but VIVIER_SMTP_PASSWORD is empty: set both, or neither"
+                "VIVIER_SMTP_USER is set but VIVIER_SMTP_PASSWORD is empty: set both (or name a "
+                "Prefect Secret block in VIVIER_SMTP_PASSWORD_BLOCK), or neither"
             )
         return self
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
 
+from tasks.secrets import with_prefect_secrets
 from vivier.settings import Settings, SettingsError, get_settings
 from vivier.store import db
 
@@ -31,7 +32,7 @@ def load() -> Settings:
     if isinstance(handler, logging.StreamHandler):
         handler.stream = sys.stderr  # today's (a test runner swaps it per command; no flush of the old)
     try:
-        return get_settings()
+        return with_prefect_secrets(get_settings())  # secrets named by VIVIER_*_BLOCK, if any
     except SettingsError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -14,6 +14,7 @@ from app.web.failures import UnexpectedErrors
 from app.web.headers import SecurityHeaders
 from app.web.links import LinkProblem
 from app.web.pages import Pages
+from tasks.secrets import with_prefect_secrets
 from vivier.preferences import UnknownCandidate
 from vivier.settings import Settings, get_settings
 from vivier.store import db
@@ -21,7 +22,7 @@ from vivier.store import db
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The preference centre for these settings (default: the process settings)."""
-    settings = settings or get_settings()
+    settings = with_prefect_secrets(settings or get_settings())  # VIVIER_*_BLOCK secrets, if any
     settings.require_signing_keys()  # forgeable links: refuse to serve at all (outside the demo)
     web = WebContext(settings, db.engine_for(settings.database_url),
                      Pages(settings.templates_dir, settings.sender_name))

@@ -88,9 +88,17 @@ class Resources:
         return RunTools(self.renderer, self.segments, self.catalog(spec))
 
 
-_current: Resources | None = None
+_current: tuple[Settings, Resources] | None = None  # (the settings it was built from, resources)
 _installed: list[Resources] = []
 _current_lock = threading.Lock()
+_completions: list[Callable[[Settings], Settings]] = []
+
+
+def complete_settings_with(complete: Callable[[Settings], Settings]) -> None:
+    """Register how this process completes its settings before building resources (the Prefect
+    layer fills secrets kept in Prefect Secret blocks); the core itself reads nothing else."""
+    if complete not in _completions:
+        _completions.append(complete)
 
 
 def current() -> Resources:
@@ -100,9 +108,12 @@ def current() -> Resources:
         return _installed[-1]
     settings = get_settings()
     with _current_lock:
-        if _current is None or _current.settings is not settings:
-            _current = Resources.build(settings)
-        return _current
+        if _current is None or _current[0] is not settings:
+            complete = settings
+            for completion in _completions:
+                complete = completion(complete)
+            _current = (settings, Resources.build(complete))
+        return _current[1]
 
 
 @contextmanager
