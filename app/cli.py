@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from app.commands import automations, gdpr, imports, ops, run, seed
 from app.commands import db as db_commands
-from app.commands import gdpr, imports, ops, run, seed
 from app.commands import report as report_commands
 from app.commands import web as web_commands
 
@@ -27,6 +27,7 @@ app.command("status")(ops.status)
 app.command("report")(report_commands.report)
 app.command("in-doubt")(ops.in_doubt)
 app.add_typer(gdpr.app, name="gdpr")
+app.add_typer(automations.app, name="ops")
 app.command("why")(gdpr.why)
 
 
