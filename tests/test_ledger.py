@@ -21,7 +21,8 @@ SPEC = {
     (NEW, P), (P, P), (F, P),  # plan (again after a failure)
     (P, S),  # claim
     (S, P), (S, OK), (S, F), (S, D),  # release; the transport's answer; lease expired
-    (D, OK), (D, P),  # operator: arrived; resend
+    (D, OK),  # evidence that it left (reconcile), or an operator's word (mark_sent)
+    (D, P),  # operator: resend
     (NEW, OK),  # history recorded elsewhere
 }
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +73,15 @@ def _rows_in_every_state(engine: sa.Engine) -> tuple[int, dict[SendState, int]]:
     return run_id, ids
 
 
+def _claim(engine: sa.Engine, run_id: int, flow_run_id: str, size: int) -> list[moves.Claim]:
+    """What a sender does: read up to `size` pending rows, claim them (with their Message-ID)."""
+    wanted = moves.claimable(engine, run_id, 0, 10**9, size)
+    with engine.begin() as conn:
+        return moves.claim(conn, run_id, flow_run_id,
+                           {row.send_id: f"<weekly.2026-W48.c{row.candidate_id}@x.example>"
+                            for row in wanted})
+
+
 def _states(engine: sa.Engine) -> dict[int, str]:
     with engine.connect() as conn:
         return dict(conn.execute(sa.select(Send.id, Send.status)).all())
@@ -100,9 +110,12 @@ def test_the_ledger_writes_each_move_only_from_its_source_states(engine: sa.Engi
     by_id[ids[F]] = P
 
     # claim: pending rows only (two of them now), exclusive
-    claimed = moves.claim(engine, run_id, "flow-1", 0, 10**9, 10)
+    readers = [moves.claimable(engine, run_id, 0, 10**9, 10) for _ in range(2)]
+    with engine.begin() as conn:
+        claimed = moves.claim(conn, run_id, "flow-1", {row.send_id: None for row in readers[0]})
     assert {claim.send_id for claim in claimed} == {ids[P], ids[F]}
-    assert moves.claim(engine, run_id, "flow-2", 0, 10**9, 10) == []  # nothing left to claim
+    with engine.begin() as conn:  # a second sender that read the same rows gets none of them
+        assert moves.claim(conn, run_id, "flow-2", {row.send_id: None for row in readers[1]}) == []
     by_id[ids[P]] = by_id[ids[F]] = S
 
     # release: sending rows only
@@ -111,7 +124,7 @@ def test_the_ledger_writes_each_move_only_from_its_source_states(engine: sa.Engi
     by_id = {send_id: SendState(status) for send_id, status in _states(engine).items()}
 
     # record: only rows still `sending` take the transport's answer
-    claimed = moves.claim(engine, run_id, "flow-1", 0, 10**9, 1)
+    claimed = _claim(engine, run_id, "flow-1", 1)
     with engine.begin() as conn:
         moves.record(conn, [{"send_id": send_id, "new_status": SendState.sent, "message_id": None,
                              "error": None, "sent_at": utcnow()} for send_id in ids.values()])
@@ -119,11 +132,12 @@ def test_the_ledger_writes_each_move_only_from_its_source_states(engine: sa.Engi
     assert _states(engine)[ids[D]] == D and _states(engine)[ids[OK]] == OK
 
     # expire: sending -> in_doubt only; resolve: in_doubt -> sent / pending only
-    (claim,) = moves.claim(engine, run_id, "flow-1", 0, 10**9, 1)
+    (claim,) = _claim(engine, run_id, "flow-1", 1)
     before = _states(engine)
     with engine.begin() as conn:
         moves.expire_claims(conn, list(ids.values()) + [claim.send_id])
     assert _states(engine) == {**before, claim.send_id: str(D)}
+
     candidate = _candidate_of(engine, claim.send_id)
     assert moves.resolve_in_doubt(engine, "weekly", "2026-W48", "resend", [candidate]) == [candidate]
     assert _states(engine)[claim.send_id] == P
@@ -133,6 +147,21 @@ def test_the_ledger_writes_each_move_only_from_its_source_states(engine: sa.Engi
     with engine.connect() as conn:  # every operator decision is on record
         assert conn.scalar(sa.select(sa.func.count()).select_from(Interaction).where(
             Interaction.kind.like("in_doubt_%"))) == 2
+
+
+@pytest.mark.both_dialects
+def test_evidence_moves_only_in_doubt_rows_to_sent_and_is_kept(engine: sa.Engine) -> None:
+    run_id, ids = _rows_in_every_state(engine)
+    before = _states(engine)
+    evidence = {"evidence": "delivered", "event_key": "esp:e1"}
+    with engine.begin() as conn:
+        assert moves.reconcile(conn, {send_id: evidence for send_id in ids.values()}, utcnow()) \
+            == [ids[D]]
+    assert _states(engine) == {**before, ids[D]: str(OK)}
+    with engine.connect() as conn:
+        (kept,) = conn.execute(sa.select(Interaction.send_id, Interaction.details).where(
+            Interaction.kind == "in_doubt_reconciled")).all()
+    assert kept == (ids[D], evidence)
 
 
 @pytest.mark.both_dialects

@@ -1,4 +1,4 @@
-"""Every write of `sends.status`: plan, withdraw, claim, release, record, expire, resolve.
+"""Every write of `sends.status`: plan, withdraw, claim, release, record, expire, reconcile, resolve.
 
 Each statement is built from the allowed moves (`states.ALLOWED`) and guarded in SQL by the
 state the row must be in, so a concurrent writer that got there first wins and nothing else
@@ -18,9 +18,11 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     insert,
+    or_,
     select,
     text,
     update,
@@ -94,29 +96,38 @@ def withdraw_run(engine: Engine, run_id: int) -> None:
         withdraw(conn, Send.run_id == run_id)
 
 
-def claim(engine: Engine, run_id: int, flow_run_id: str | None, lo: int, hi: int,
-          size: int) -> list[Claim]:
-    """Atomically move up to `size` of the run's pending rows in `(lo, hi]` to `sending`."""
-    with engine.begin() as conn:
-        ids = list(conn.execute(
-            select(Send.id).where(
+def claimable(engine: Engine, run_id: int, lo: int, hi: int, size: int) -> list[Claim]:
+    """Up to `size` of the run's pending rows in `(lo, hi]`, by candidate: read, not yet claimed."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Send.id, Send.candidate_id, Send.segment, Send.template).where(
                 Send.run_id == run_id, Send.status == str(SendState.pending),
                 Send.candidate_id > lo, Send.candidate_id <= hi,
-            ).order_by(Send.candidate_id).limit(size)
-        ).scalars())
-        if not ids:
-            return []
-        # The status guard makes the claim exclusive: a concurrent run claims other rows or none.
-        check_move(Move.claim, SendState.pending, SendState.sending)
-        claimed = conn.execute(
-            update(Send)
-            .where(one_of(Send.id, ids), Send.status == str(SendState.pending), Send.run_id == run_id)
-            .values(status=str(SendState.sending), claimed_at=utcnow(), attempts=Send.attempts + 1,
-                    flow_run_id=flow_run_id)
-            .returning(Send.id, Send.candidate_id, Send.segment, Send.template)
-        )
-        held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
-        return sorted(held, key=lambda claim: claim.candidate_id)
+            ).order_by(Send.candidate_id).limit(size))
+        return [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in rows]
+
+
+def claim(conn: Connection, run_id: int, flow_run_id: str | None,
+          message_ids: dict[int, str | None]) -> list[Claim]:
+    """Move these pending rows (send id -> its Message-ID) to `sending`; returns those taken.
+
+    The status guard makes the claim exclusive: a concurrent run claims other rows or none.
+    The Message-ID is written with the claim, so evidence of a message that left (an event, a
+    server log) finds its row even if the sender dies before recording the answer.
+    """
+    if not message_ids:
+        return []
+    check_move(Move.claim, SendState.pending, SendState.sending)
+    ids = list(message_ids)
+    claimed = conn.execute(
+        update(Send)
+        .where(one_of(Send.id, ids), Send.status == str(SendState.pending), Send.run_id == run_id)
+        .values(status=str(SendState.sending), claimed_at=utcnow(), attempts=Send.attempts + 1,
+                flow_run_id=flow_run_id, message_id=case(message_ids, value=Send.id, else_=None))
+        .returning(Send.id, Send.candidate_id, Send.segment, Send.template)
+    )
+    held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
+    return sorted(held, key=lambda claim: claim.candidate_id)
 
 
 def release(engine: Engine, send_ids: list[int]) -> None:
@@ -159,13 +170,34 @@ def record_history(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(Send), [{**row, "status": str(SendState.sent)} for row in rows])
 
 
+def reconcile(conn: Connection, evidence: dict[int, dict[str, Any]], now: datetime) -> list[int]:
+    """In-doubt rows (send id -> what shows it left) that did leave: `sent`, with the evidence
+    recorded as an `in_doubt_reconciled` interaction. Rows not in doubt are left alone."""
+    if not evidence:
+        return []
+    check_move(Move.reconcile, SendState.in_doubt, SendState.sent)
+    moved = conn.execute(
+        update(Send).where(one_of(Send.id, list(evidence)), Send.status == str(SendState.in_doubt))
+        .values(status=str(SendState.sent), sent_at=now, error="reconciled from evidence")
+        .returning(Send.id, Send.candidate_id, Send.cadence, Send.period_key)
+    ).all()
+    if moved:
+        conn.execute(insert(Interaction), [{
+            "candidate_id": row.candidate_id, "send_id": row.id, "kind": "in_doubt_reconciled",
+            "cadence": row.cadence, "period_key": row.period_key, "occurred_at": now,
+            "details": evidence[row.id],
+        } for row in moved])
+    return sorted(row.id for row in moved)
+
+
 def resolve_in_doubt(
     engine: Engine, cadence: str, period_key: str, action: str, candidate_ids: list[int] | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, claimed_before: datetime | None = None,
 ) -> list[int]:
     """`mark_sent`: the operator checked it arrived; `resend`: hand it back to the next run.
 
-    Either way an interaction records who decided what, and when.
+    Either way an interaction records who decided what, and when. `claimed_before` limits the
+    decision to rows that may have left before then (those past the wait for evidence).
     """
     if action not in ("mark_sent", "resend"):
         raise ValueError(f"unknown in-doubt action {action!r}: use mark_sent or resend")
@@ -176,6 +208,8 @@ def resolve_in_doubt(
             Send.status == str(SendState.in_doubt))
         if candidate_ids:
             query = query.where(Send.candidate_id.in_(candidate_ids))
+        if claimed_before is not None:
+            query = query.where(or_(Send.claimed_at.is_(None), Send.claimed_at <= claimed_before))
         rows = conn.execute(query).all()
         if not rows:
             return []

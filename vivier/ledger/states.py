@@ -3,11 +3,14 @@
     (no row) ──plan──▶ pending ──claim──▶ sending ──outcome──▶ sent | failed | in_doubt
                           ▲                  │                          │        │
                           └────release───────┘     failed ──re-plan──▶ pending   │
+                                                   in_doubt ──evidence──▶ sent
                                                    in_doubt ──operator──▶ sent | pending
 
 `sent` is final: nothing moves a sent row, so nobody gets one message twice. `in_doubt`
-(the message may have left) moves only by an operator's decision. A pending row can also be
-*withdrawn* from the plan (deleted, or detached when an interaction points at it).
+(the message may have left) becomes `sent` on evidence that it did (a delivered or bounced
+event, the server's accepted-id log) and otherwise moves only by an operator's decision.
+A pending row can also be *withdrawn* from the plan (deleted, or detached when an
+interaction points at it).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Move(StrEnum):
     release = "release"  # a sender hands back what it never attempted
     record = "record"  # the transport's answer
     expire = "expire"  # a claim older than the lease: the sender died mid-chunk
+    reconcile = "reconcile"  # evidence that it left: a delivered/bounced event, an accepted-id log
     mark_sent = "mark_sent"  # an operator checked that it arrived
     resend = "resend"  # an operator hands it back to the next run
     history = "history"  # a send made before this ledger saw it (the demo's past periods)
@@ -46,6 +50,7 @@ _MOVES: dict[Move, tuple[frozenset[SendState | None], frozenset[SendState]]] = {
     Move.record: (frozenset({SendState.sending}),
                   frozenset({SendState.sent, SendState.failed, SendState.in_doubt})),
     Move.expire: (frozenset({SendState.sending}), frozenset({SendState.in_doubt})),
+    Move.reconcile: (frozenset({SendState.in_doubt}), frozenset({SendState.sent})),
     Move.mark_sent: (frozenset({SendState.in_doubt}), frozenset({SendState.sent})),
     Move.resend: (frozenset({SendState.in_doubt}), frozenset({SendState.pending})),
     Move.history: (frozenset({NEW}), frozenset({SendState.sent})),

@@ -1,16 +1,16 @@
-"""Deliver one batch: claim a chunk, send it through the transport, record what happened."""
+"""Deliver one batch: read a chunk, claim and send it window by window, record each window."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, insert
+from sqlalchemy import Connection, Engine, Table, bindparam, insert
 
 from vivier.ledger import moves as ledger_moves
 from vivier.ledger.moves import Claim
 from vivier.ledger.states import SendState
-from vivier.messages.context import Period, outgoing, render_context
-from vivier.messages.mime import HeaderInjection, build_mime
+from vivier.messages.context import Period, outgoing, render_context, sender_domain
+from vivier.messages.mime import HeaderInjection, build_mime, message_id_for
 from vivier.messages.rendering import TemplateProblem
 from vivier.pipeline import extract, guardrails
 from vivier.pipeline.guardrails import DeliverabilityStop
@@ -23,53 +23,24 @@ from vivier.store.sql import add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession
 
 BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this batch saw none
+Result = tuple[Claim, SendResult, str | None]  # a claimed row, the transport's answer, its Message-ID
 
 
 def deliver_batch(
     resources: Resources, spec: RunSpec, lo: int, hi: int, session: TransportSession,
 ) -> Tally:
     """Send every pending row of this run in `(lo, hi]`, chunk by chunk, through `session`."""
-    engine, settings, tools = resources.engine, resources.settings, resources.tools(spec)
+    engine, settings = resources.engine, resources.settings
     tally = Tally()
-    period = Period(spec.cadence, spec.period_key, spec.period_start)
     with engine.connect() as conn:
         if problem := guardrails.complaint_problem(conn, utcnow(), settings):
             _stop(engine, spec, problem)
-    chunks = 0
-    while claims := _claim_unless_stopped(engine, spec, lo, hi, settings.send_chunk_size):
+    chunks, cursor = 0, lo
+    while chunk := _pending_unless_stopped(engine, spec, cursor, hi, settings.send_chunk_size):
+        cursor = chunk[-1].candidate_id  # rows a concurrent run took are not read again
         with engine.connect() as conn:
-            candidates = extract.read_candidates(conn, [claim.candidate_id for claim in claims])
-        results: list[tuple[Claim, SendResult, str | None]] = []
-        try:
-            for claim in claims:
-                candidate = candidates[claim.candidate_id]
-                now = utcnow()
-                if candidate["erased_at"] is not None or not candidate["email"]:
-                    # Erased between claim and send: never write to what is left of them.
-                    results.append((claim, SendResult(claim.send_id, Outcome.failed,
-                                                      "candidate erased before sending"), None))
-                    continue
-                try:
-                    context = render_context(candidate, tools.catalog, settings, period, spec.as_of)
-                    rendered = tools.renderer.render(claim.template, candidate["locale"] or "", context)
-                except TemplateProblem as problem:
-                    results.append((claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None))
-                    continue
-                try:
-                    message = outgoing(claim.send_id, candidate, rendered, context, period, settings, now)
-                    mime = build_mime(message, settings.sender_address, settings.sender_name)
-                except HeaderInjection as problem:
-                    results.append((claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None))
-                    continue
-                results.append((claim, session.send(message, mime), message.message_id))
-        except BaseException:
-            # Whatever stopped the chunk (transport gone, a setting no message can be built with,
-            # a bug): record what was attempted and hand the rest back, never leave it `sending`.
-            attempted = {claim.send_id for claim, _, _ in results}
-            _record(engine, spec, results, candidates, tally)
-            ledger_moves.release(engine, [c.send_id for c in claims if c.send_id not in attempted])
-            raise
-        _record(engine, spec, results, candidates, tally)
+            candidates = extract.read_candidates(conn, [row.candidate_id for row in chunk])
+        results = _send_chunk(resources, spec, chunk, candidates, session, tally)
         chunks += 1
         bounced = any(result.outcome is Outcome.hard_bounce for _, result, _ in results)
         if bounced or chunks % BOUNCE_CHECK_EVERY == 0:  # provider bounces arrive in between
@@ -79,11 +50,81 @@ def deliver_batch(
     return tally
 
 
-def _claim_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
+def _send_chunk(
+    resources: Resources, spec: RunSpec, chunk: list[Claim], candidates: dict[int, dict[str, Any]],
+    session: TransportSession, tally: Tally,
+) -> list[Result]:
+    """Send a chunk window by window: one commit records a window's answers and claims the next.
+
+    So a message is claimed (`sending`, committed) before it leaves and `sent` at most a window
+    later, and a kill leaves in doubt only the window on the wire (`VIVIER_SEND_WINDOW`), not
+    the chunk.
+    """
+    engine, size = resources.engine, resources.settings.send_window
+    domain = sender_domain(resources.settings)
+    every: list[Result] = []
+    unrecorded: list[Result] = []
+    for start in range(0, len(chunk), size):
+        wanted = {row.send_id: _message_id(spec, row.candidate_id, domain)
+                  for row in chunk[start:start + size]}
+        with engine.begin() as conn:
+            _record(conn, spec, unrecorded, candidates, tally)
+            claims = ledger_moves.claim(conn, spec.run_id, spec.flow_run_id, wanted)
+        unrecorded = []
+        try:
+            for claim in claims:
+                unrecorded.append(_send_one(resources, spec, claim, candidates[claim.candidate_id],
+                                            session))
+        except BaseException:
+            # Whatever stopped the window (transport gone, a setting no message can be built with,
+            # a bug): record what was attempted and hand the rest back, never leave it `sending`.
+            attempted = {claim.send_id for claim, _, _ in unrecorded}
+            with engine.begin() as conn:
+                _record(conn, spec, unrecorded, candidates, tally)
+            ledger_moves.release(engine, [c.send_id for c in claims if c.send_id not in attempted])
+            raise
+        every += unrecorded
+    with engine.begin() as conn:
+        _record(conn, spec, unrecorded, candidates, tally)
+    return every
+
+
+def _message_id(spec: RunSpec, candidate_id: int, domain: str) -> str | None:
+    """The Message-ID the row's message will carry (None: it cannot be built, the send fails)."""
+    try:
+        return message_id_for(spec.cadence, spec.period_key, candidate_id, domain)
+    except HeaderInjection:
+        return None
+
+
+def _send_one(
+    resources: Resources, spec: RunSpec, claim: Claim, candidate: dict[str, Any],
+    session: TransportSession,
+) -> Result:
+    """Render, build and hand over one claimed message; a problem of its own fails it alone."""
+    settings, tools = resources.settings, resources.tools(spec)
+    period = Period(spec.cadence, spec.period_key, spec.period_start)
+    if candidate["erased_at"] is not None or not candidate["email"]:
+        # Erased between claim and send: never write to what is left of them.
+        return claim, SendResult(claim.send_id, Outcome.failed, "candidate erased before sending"), None
+    try:
+        context = render_context(candidate, tools.catalog, settings, period, spec.as_of)
+        rendered = tools.renderer.render(claim.template, candidate["locale"] or "", context)
+    except TemplateProblem as problem:
+        return claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None
+    try:
+        message = outgoing(claim.send_id, candidate, rendered, context, period, settings, utcnow())
+        mime = build_mime(message, settings.sender_address, settings.sender_name)
+    except HeaderInjection as problem:
+        return claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None
+    return claim, session.send(message, mime), message.message_id
+
+
+def _pending_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
     with engine.connect() as conn:
         if reason := guardrails.stop_reason(conn, spec.run_id):
             raise DeliverabilityStop(reason)
-    return ledger_moves.claim(engine, spec.run_id, spec.flow_run_id, lo, hi, size)
+    return ledger_moves.claimable(engine, spec.run_id, lo, hi, size)
 
 
 def _stop(engine: Engine, spec: RunSpec, problem: str) -> None:
@@ -96,10 +137,10 @@ _STATUS = {Outcome.sent: SendState.sent, Outcome.failed: SendState.failed,
 
 
 def _record(
-    engine: Engine, spec: RunSpec, results: list[tuple[Claim, SendResult, str | None]],
-    candidates: dict[int, dict[str, Any]], tally: Tally,
+    conn: Connection, spec: RunSpec, results: list[Result], candidates: dict[int, dict[str, Any]],
+    tally: Tally,
 ) -> None:
-    """One transaction per chunk: ledger statuses, interactions, last contact, bounces."""
+    """In the caller's transaction: ledger statuses, interactions, last contact, bounces."""
     if not results:
         return
     now = utcnow()
@@ -126,15 +167,14 @@ def _record(
             email = candidates[claim.candidate_id]["email"]
             bounced.append({"email_hash": email_hash(email), "reason": "hard_bounce",
                             "source": "smtp", "created_at": now})
-    with engine.begin() as conn:
-        ledger_moves.record(conn, updates)
-        if interactions:
-            conn.execute(insert(Interaction), interactions)
-        if contacted:
-            people = Candidate.__table__
-            conn.execute(
-                people.update().where(people.c.id == bindparam("cid"))
-                .values(last_contacted_at=now, updated_at=now),
-                contacted,
-            )
-        add_suppressions(conn, bounced)
+    ledger_moves.record(conn, updates)
+    if interactions:
+        conn.execute(insert(Interaction), interactions)
+    if contacted:
+        people = cast(Table, Candidate.__table__)
+        conn.execute(
+            people.update().where(people.c.id == bindparam("cid"))
+            .values(last_contacted_at=now, updated_at=now),
+            contacted,
+        )
+    add_suppressions(conn, bounced)
