@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.commands.common import console, day_option, engine, err_console, load
 from app.commands.run import run_cadence, show
+from vivier.ledger.reconcile import from_accepted_ids, read_accepted_ids, resend_after_wait
+from vivier.ledger.reconcile import in_doubt as in_doubt_sends
 from vivier.ledger.status import period_status, resolve_in_doubt
 from vivier.pipeline.backfill import plan_backfill
 from vivier.rules.cadences import CadenceName, period_start, today_in
@@ -111,24 +115,38 @@ def status(
 def in_doubt(
     cadence: CadenceName = typer.Argument(..., help="weekly, monthly or quarterly"),
     period: str = typer.Option(..., "--period", help="period key, e.g. 2026-W48"),
+    reconcile: Path | None = typer.Option(
+        None, "--reconcile", help="the mail server's accepted-id log: mark sent what it accepted"),
     mark_sent: bool = typer.Option(False, "--mark-sent", help="they did arrive: record them as sent"),
-    resend: bool = typer.Option(False, "--resend", help="send them again now (consent re-checked)"),
+    resend: bool = typer.Option(False, "--resend",
+                                help="send these --candidate ids again now (consent re-checked)"),
     candidate: list[int] | None = typer.Option(None, "--candidate", help="only these ids (repeat)"),
 ) -> None:
-    """Resolve in-doubt sends (a crash between handing a message over and recording it).
+    """Show, reconcile and resolve in-doubt sends (a crash between handing a message over and recording it).
 
-    Nothing in doubt is ever resent without this command. Each decision is recorded as an interaction with the operator's user name.
+    A delivered or bounced event (webhook or `vivier import events`) marks its in-doubt send sent by itself. --reconcile FILE does the same from the mail server's accepted-id log: `.csv` with a message_id column, `.jsonl` with a message_id field, or one Message-ID per line (bare, in <>, or a log line holding message-id=<...>). What has no evidence after VIVIER_IN_DOUBT_EVIDENCE_HOURS is listed for resend, and is only resent with --resend --candidate ID. Each decision is recorded as an interaction with the evidence or the operator's user name.
 
     Examples:
 
-    The SMTP server's log shows they left:
-      vivier in-doubt weekly --period 2026-W48 --mark-sent
+    What is in doubt, and what may be resent:
+      vivier in-doubt weekly --period 2026-W48
+
+    Settle from the MTA's log:
+      grep -i 'message-id=' /var/log/mail.log > accepted.txt
+      vivier in-doubt weekly --period 2026-W48 --reconcile accepted.txt
 
     Send one again now (its consent is checked again first):
       vivier in-doubt weekly --period 2026-W48 --resend --candidate 1042
+
+    You checked they arrived:
+      vivier in-doubt weekly --period 2026-W48 --mark-sent
     """
-    if mark_sent == resend:
-        err_console.print("[red]choose exactly one of --mark-sent or --resend[/red]")
+    if (reconcile is not None) + mark_sent + resend > 1:
+        err_console.print("[red]choose at most one of --reconcile, --mark-sent or --resend[/red]")
+        raise typer.Exit(2)
+    if resend and not candidate:
+        err_console.print("[red]--resend needs the --candidate ids to send again[/red] (listed by "
+                          f"`vivier in-doubt {cadence} --period {period}`)")
         raise typer.Exit(2)
     settings = load()
     eng = engine(settings)
@@ -137,9 +155,37 @@ def in_doubt(
     except ValueError as problem:
         err_console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2) from None
-    action = "mark_sent" if mark_sent else "resend"
-    ids = resolve_in_doubt(eng, cadence, period, action, candidate)
-    console.print(f"{action.replace('_', ' ')}: {len(ids)} candidate(s)"
-                  + (f" ({', '.join(map(str, ids[:50]))})" if ids else ""))
-    if resend and ids:
-        show(run_cadence(cadence, start, force=True))
+    hours = settings.in_doubt_evidence_hours
+    if reconcile is not None:
+        try:
+            accepted = read_accepted_ids(reconcile)
+        except (OSError, ValueError) as problem:
+            err_console.print(f"[red]cannot read {reconcile}: {problem}[/red]")
+            raise typer.Exit(2) from None
+        if accepted.rejected:
+            err_console.print(f"{len(accepted.rejected)} line(s) hold no Message-ID, skipped: lines "
+                              + ", ".join(map(str, accepted.rejected[:20])))
+        ids = from_accepted_ids(eng, cadence, period, accepted.message_ids, reconcile.name)
+        console.print(f"reconciled from {reconcile.name}: {len(ids)} candidate(s) marked sent")
+    elif mark_sent:
+        ids = resolve_in_doubt(eng, cadence, period, "mark_sent", candidate)
+        console.print(f"mark sent: {len(ids)} candidate(s)" + (f" ({', '.join(map(str, ids[:50]))})" if ids else ""))
+    elif resend and candidate:
+        ids = resend_after_wait(eng, cadence, period, candidate, hours)
+        console.print(f"resend: {len(ids)} candidate(s)" + (f" ({', '.join(map(str, ids[:50]))})" if ids else ""))
+        if kept := sorted(set(candidate) - set(ids)):
+            err_console.print(f"not resent (not in doubt, or still waiting for evidence for {hours:g} h): "
+                              + ", ".join(map(str, kept[:50])))
+        if ids:
+            show(run_cadence(cadence, start, force=True))
+    found = in_doubt_sends(eng, cadence, period, hours)
+    if found.waiting:
+        until = max(found.waiting.values())
+        console.print(f"waiting for evidence ({len(found.waiting)}, until {until:%Y-%m-%d %H:%M} UTC at "
+                      "the latest): " + ", ".join(map(str, list(found.waiting)[:200])))
+    if found.resendable:
+        console.print(f"no evidence after {hours:g} h ({len(found.resendable)}): "
+                      + ", ".join(map(str, found.resendable[:200])))
+        console.print(f"resend: vivier in-doubt {cadence} --period {period} --resend --candidate ID")
+    if not found.waiting and not found.resendable:
+        console.print(f"nothing in doubt for {cadence} {period}")

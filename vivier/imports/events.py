@@ -8,7 +8,8 @@ twice (by the hook, by a file, or both) is recorded once and has its effects onc
 
 Effects, in the transaction that records the event: a hard bounce suppresses the address
 (`hard_bounce`); a complaint suppresses it (`complaint`) and withdraws consent the way the
-preference centre does; anything else only records. Nothing personal is stored: a click
+preference centre does; a delivered or bounced event settles its send as `sent` if a crash
+left it in doubt (the message did leave); anything else only records. Nothing personal is stored: a click
 keeps its URL (ours, with link tokens cut out), `recipient` only serves to suppress an
 orphan's address by hash, and an erased candidate's event keeps only its link to the send.
 """
@@ -35,6 +36,7 @@ from pydantic import (
 )
 from sqlalchemy import Connection, Engine, select
 
+from vivier.ledger import reconcile
 from vivier.preferences import Choices, Evidence, UnknownCandidate, apply_choices_in
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Send, utcnow
@@ -232,8 +234,20 @@ def _ingest_chunk(
             complainers.setdefault(send["candidate_id"], event.occurred_at)
     add_suppressions(conn, list(suppressions.values()))
     result.suppressed += len(suppressions)
+    _settle_in_doubt(conn, keyed, fresh, sends)
     for candidate_id, at in complainers.items():
         result.withdrawn += _withdraw_consent(conn, candidate_id, at)
+
+
+def _settle_in_doubt(conn: Connection, keyed: list[tuple[str, ProviderEvent]], fresh: set[str],
+                     sends: dict[str, Mapping[Any, Any]]) -> None:
+    """A delivered or bounced message left: its send, if in doubt, is sent (the evidence kept)."""
+    evidence: dict[int, dict[str, Any]] = {}
+    for key, event in keyed:
+        send = sends.get(event.message_id)
+        if key in fresh and send is not None and event.type in reconcile.EVIDENCE_KINDS:
+            evidence.setdefault(send["id"], {"evidence": event.type, "event_key": key})
+    reconcile.from_events(conn, evidence, utcnow())
 
 
 def _suppression_reason(event: ProviderEvent) -> str | None:
