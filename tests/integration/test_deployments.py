@@ -22,7 +22,12 @@ import sqlalchemy as sa
 import yaml
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from prefect.client.schemas.objects import Artifact
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -129,8 +134,30 @@ def test_the_three_cadences_are_scheduled_on_paris_mornings_one_run_at_a_time(op
         assert deployment.global_concurrency_limit is not None
         assert deployment.global_concurrency_limit.limit == 1
         # Deployed without VIVIER_PROJECT_DIR: each worker's own value decides where the code is.
-        assert deployment.pull_steps == [{"prefect.deployments.steps.set_working_directory": {
+        assert deployment.pull_steps == [{"flows.code_location.enter_project_dir": {
             "directory": "{{ $VIVIER_PROJECT_DIR }}"}}]
+
+
+def test_a_worker_without_vivier_project_dir_fails_the_run_naming_the_variable(operator, api) -> None:
+    server = operator.server
+    trigger = server.prepare(REPO, preload=["prefect.cli.deployment"])
+    worker = server.prepare(REPO, preload=["prefect.cli.worker", "prefect.workers.process"])
+    created = succeeded(trigger.run("deployment", "run", "report/report"), server)
+    match = re.search(r"UUID:\s*([0-9a-f-]{36})", created)
+    assert match, f"no flow run id in `prefect deployment run` output:\n{created}"
+    # The worker's environment has no VIVIER_PROJECT_DIR (clean_environment drops VIVIER_*).
+    worker_log = worker.run("worker", "start", "--pool", "vivier", "--run-once", timeout=300).stdout
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(UUID(match.group(1)))
+    assert flow_run.state is not None and (flow_run.state.is_failed() or flow_run.state.is_crashed())
+    assert "VIVIER_PROJECT_DIR is not set for this worker" in worker_log, worker_log[-6000:]
+    assert "flows/report.py" not in worker_log  # the old, puzzling FileNotFoundError
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
+    # …and in the run's log, in the UI, where the person who sees the crashed run looks.
+    assert [log for log in logs if "VIVIER_PROJECT_DIR is not set" in log.message], (
+        [log.message[:200] for log in logs])
 
 
 def addressees(sink: SmtpSink) -> list[str]:
