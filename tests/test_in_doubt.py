@@ -121,3 +121,29 @@ def test_an_event_that_came_while_the_claim_was_still_held_settles_it_once_in_do
     found = reconcile.in_doubt(engine, "weekly", PERIOD, 24)
     assert found.waiting == {} and found.resendable == []
     assert _statuses(engine) == {candidate: "sent"}
+
+
+def test_the_in_doubt_verb_reconciles_from_a_file_then_lists_what_waits(engine, settings,
+                                                                        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    sends = _in_doubt(engine, 2)
+    arrived, waiting = sends
+    log = tmp_path / "accepted.txt"
+    log.write_text(sends[arrived] + "\n")
+    result = CliRunner().invoke(app, ["in-doubt", "weekly", "--period", PERIOD, "--reconcile", str(log)])
+    assert result.exit_code == 0, result.output
+    assert "1 candidate(s) marked sent" in result.output
+    assert "waiting for evidence (1" in result.output and str(waiting) in result.output
+    assert _statuses(engine) == {arrived: "sent", waiting: "in_doubt"}
+
+
+def test_the_in_doubt_verb_resends_only_named_candidates(settings) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    result = CliRunner().invoke(app, ["in-doubt", "weekly", "--period", PERIOD, "--resend"])
+    assert result.exit_code == 2 and "--candidate" in result.output
