@@ -21,9 +21,12 @@ demo: $(STAMP)
 
 # The full suite, after installing what it needs from the system (scripts/test-deps.sh): the
 # system packages come first because creating the virtualenv may need python3-venv.
+# Two workers, a test file each at a time: the suite waits on servers and subprocesses as much
+# as it computes, so even 2 cores gain (~5 min -> ~3.5 min); PYTEST_WORKERS=0 runs it serially.
+PYTEST_WORKERS ?= 2
 test: test-deps
 	$(MAKE) --no-print-directory $(STAMP)
-	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-deps:
 	scripts/test-deps.sh
