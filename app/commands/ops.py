@@ -109,7 +109,8 @@ def status(
     if found.in_doubt:
         console.print(f"in doubt ({len(found.in_doubt)}): candidate ids "
                       + ", ".join(map(str, found.in_doubt[:200])))
-        console.print(f"resolve: vivier in-doubt {cadence} --period {period} --mark-sent | --resend")
+        console.print(f"settle from evidence: vivier in-doubt {cadence} --period {period} --reconcile "
+                      "ACCEPTED_IDS_FILE (or --mark-sent; --resend --candidate ID once no evidence came)")
 
 
 def in_doubt(
