@@ -33,7 +33,8 @@ os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
 
 from testing.postgres import PostgresServer, start_postgres  # noqa: E402
-from vivier.settings import Settings, get_settings  # noqa: E402
+from vivier.pipeline.resources import Resources, using  # noqa: E402
+from vivier.settings import Settings, get_settings, load_settings  # noqa: E402
 from vivier.store import db  # noqa: E402
 
 TEMPLATE_DB = "vivier_template"
@@ -126,3 +127,14 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture
+def resources(db_url: str, tmp_path: Path) -> Iterator[Resources]:
+    """The test's own resources, built from its own settings (no environment, no cache to
+    clear), installed for the flows and tasks it runs in this process; transport `none`."""
+    own = load_settings(database_url=db_url, transport="none", maildir_path=tmp_path / "outbox",
+                        samples_dir=tmp_path / "samples", batch_size=1000,
+                        secret_key="test-secret-key-of-at-least-32-bytes")
+    with using(Resources.build(own)) as installed:
+        yield installed

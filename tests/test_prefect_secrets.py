@@ -7,8 +7,8 @@ from prefect.blocks.system import Secret
 from sqlalchemy import make_url
 
 from flows.nurture import nurture
-from testing.smtp import SmtpSink
 from tasks.secrets import with_prefect_secrets
+from testing.smtp import SmtpSink
 from tests import builders
 from vivier.rules.cadences import today_in
 from vivier.settings import SettingsError, get_settings, load_settings
