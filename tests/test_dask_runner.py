@@ -55,8 +55,9 @@ def twin_pools(pg_server: PostgresServer) -> Iterator[tuple[str, str]]:
 
 
 def run_weekly(url: str, outbox: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    key = "dask-test-secret-key-of-32-bytes-or-more"
     for name, value in {"VIVIER_DATABASE_URL": url, "VIVIER_TRANSPORT": "maildir",
-                        "VIVIER_MAILDIR_PATH": str(outbox), "VIVIER_SECRET_KEY": "dask-test-secret-key-of-32-bytes-or-more",  # noqa: E501
+                        "VIVIER_MAILDIR_PATH": str(outbox), "VIVIER_SECRET_KEY": key,  # noqa: E501
                         "VIVIER_BATCH_SIZE": str(BATCH), "VIVIER_SEND_CHUNK_SIZE": "20", **env}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
