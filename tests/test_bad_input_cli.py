@@ -16,7 +16,7 @@ from vivier.settings import Settings, get_settings
 
 
 def vivier(*args: str, **env: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **env})
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "1000", **env})
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
