@@ -1,4 +1,4 @@
-# vivier — the two commands a newcomer runs: `make demo` and `make test`.
+# vivier — the commands a newcomer runs: `make demo`, `make test` and `make ui`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-deps lint bench clean
+.PHONY: demo test test-deps lint bench clean ui
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: test-deps
 
 test-deps:
 	scripts/test-deps.sh
+
+# A local Prefect server (127.0.0.1:$${VIVIER_UI_PORT:-4300}, PREFECT_HOME=var/prefect), the
+# deployments and a worker on `make demo`'s database; Ctrl-C stops them (scripts/ui.sh).
+ui: $(STAMP)
+	scripts/ui.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check vivier app flows tasks data_checks demo testing tests bench
