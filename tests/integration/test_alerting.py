@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,7 +26,10 @@ from typer.testing import CliRunner
 from app.cli import app as vivier
 from app.commands.automations import PREFIX, install, load_definitions
 from testing.prefect_server import PrefectServer
-from vivier.pipeline.run import RunStopped
+from vivier.pipeline.guardrails import DeliverabilityStop
+from vivier.pipeline.run import delivery_stopped
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.tally import Tally
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -106,9 +111,10 @@ def api(server: PrefectServer) -> Iterator[None]:
 @flow(name="nurture-probe")
 def failing_run(reason: str) -> None:
     """A vivier-like run that fails the way the brief's run fails."""
-    if reason == "guardrail":
-        raise RunStopped(["**Sending stopped by a deliverability guardrail:** hard bounces 9.0% "
-                          "of 200 (limit 5.0%)", "120 sent; 80 left pending."])
+    if reason == "guardrail":  # the pipeline's own words: rewording them must break this test
+        spec = RunSpec(7, "weekly", "2026-W48", date(2026, 11, 23), date(2026, 11, 23))
+        tally = Tally(stages=Counter(planned=200, sent=120, hard_bounce=18))
+        raise delivery_stopped(spec, tally, DeliverabilityStop("hard bounces 9.0% of 200 (limit 5.0%)"))
     raise RuntimeError("batch 3 failed: the database went away")
 
 
