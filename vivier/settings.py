@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(SecretStr(DEMO_SECRET), description="signs message links")
     # Names of Prefect Secret blocks that hold a secret instead of the environment; read by the
     # Prefect layer (runs, workers, `vivier` verbs, `vivier web`) when they start (tasks/secrets.py).
+    alert_block: str = Field("vivier-alerts", min_length=1,
+                             description="Prefect notification block the alerting automations notify")
     smtp_password_block: str | None = Field(None, description="Prefect Secret block: SMTP password")
     secret_key_block: str | None = Field(None, description="Prefect Secret block: link signing key")
     webhook_secret_block: str | None = Field(None, description="Prefect Secret block: webhook secret")

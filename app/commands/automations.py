@@ -13,7 +13,7 @@ from typing import Any
 import typer
 import yaml
 
-from app.commands.common import console, err_console
+from app.commands.common import console, err_console, load
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "ops" / "automations"
 PREFIX = "vivier: "  # every automation this command owns; others are left alone
@@ -90,8 +90,8 @@ def install(definitions: list[dict[str, Any]], block_name: str) -> list[str]:
 
 
 def install_automations(
-    block: str = typer.Option("vivier-alerts", "--block", envvar="VIVIER_ALERT_BLOCK",
-                              help="the notification block to send alerts through (name, or type/name)"),
+    block: str | None = typer.Option(None, "--block",
+                                     help="the notification block to send alerts through (name, or type/name); default: VIVIER_ALERT_BLOCK"),
     folder: Path = typer.Option(DEFINITIONS, "--from", exists=True, file_okay=False,
                                 help="the folder of automation files"),
 ) -> None:
@@ -109,6 +109,7 @@ def install_automations(
 
     The Prefect server is PREFECT_API_URL's (as for `prefect deploy`). Rerunning it is safe: the automations named `vivier: …` are replaced, not duplicated.
     """
+    block = block or load().alert_block
     try:
         names = install(load_definitions(folder), block)
     except AlertSetupError as problem:

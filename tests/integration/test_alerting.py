@@ -124,9 +124,13 @@ def test_installing_twice_leaves_one_copy_of_each_alert(server, api) -> None:
     assert names == sorted(d["name"] for d in load_definitions())
 
 
-def test_an_unknown_block_is_refused_naming_the_setting(server, api) -> None:
-    done = CliRunner().invoke(vivier, ["ops", "install-automations"],
-                              env={"VIVIER_ALERT_BLOCK": "nobody-configured-this"})
+def test_an_unknown_block_is_refused_naming_the_setting(server, api, monkeypatch) -> None:
+    from vivier.settings import get_settings
+
+    monkeypatch.setenv("VIVIER_ALERT_BLOCK", "nobody-configured-this")
+    get_settings.cache_clear()  # the one settings object reads it
+    done = CliRunner().invoke(vivier, ["ops", "install-automations"])
+    get_settings.cache_clear()
     assert done.exit_code == 2
     assert "nobody-configured-this" in done.output and "VIVIER_ALERT_BLOCK" in done.output
 
