@@ -18,15 +18,19 @@ from vivier.gdpr.anonymise import erasure_keys_of
 from vivier.imports.applications import ApplicationImportReport, import_applications
 from vivier.imports.candidates import import_candidates
 from vivier.imports.consents import import_consents
+from vivier.imports.content import import_content
 from vivier.imports.event_file import EventImportReport, import_events
 from vivier.imports.events import DEFAULT_SOURCE, check_source
+from vivier.imports.jobs import import_jobs
 from vivier.imports.report import ImportFileError, ImportReport, shown_id
 
 SHOWN_REJECTIONS = 200
+FEED_NOUNS = ("openings", "items")  # feeds: a skipped row is one equal to what is stored
 
 app = typer.Typer(
-    help="Import candidates, consents and applications from the ATS, and email provider events "
-    "(CSV, UTF-8; events and applications also JSON Lines). "
+    help="Import candidates, consents and applications from the ATS, email provider events, "
+    "and the team's openings and content feeds "
+    "(CSV, UTF-8; events, applications, jobs and content also JSON Lines). "
     "Exit code 0: every row imported; 1: some rows rejected (listed); 2: file not readable.",
     no_args_is_help=True,
 )
@@ -117,6 +121,50 @@ def applications(
             "applications", _application_notes)
 
 
+@app.command()
+def jobs(
+    file: Path = typer.Argument(..., help="Openings feed: CSV, or JSON Lines if it ends in .jsonl."),
+) -> None:
+    """Add or update openings by ATS job id (external_id); unchanged rows are skipped.
+
+    Columns (or JSON keys): external_id,title,url,languages,published_at (required) and
+    company,city,country,remote,expertise,status,closes_at,closed_at (optional).
+
+    url: https only. languages: fr, en or both (fr;en). remote: onsite, hybrid or remote. status: open (default) or closed.
+
+    closes_at may lie ahead (the opening closes then); closed_at (not in the future) closes it. Closed openings are never shown in messages.
+
+    A row needs a city or a country, unless remote is remote. The sync-feeds flow reads the same files from VIVIER_JOBS_FEED.
+
+    Example: vivier import jobs feeds/jobs.csv
+    """
+    settings = load()
+    database = engine(settings)
+    _finish(lambda: import_jobs(database, file, zone=settings.zone), "openings")
+
+
+@app.command()
+def content(
+    file: Path = typer.Argument(..., help="Content feed: CSV, or JSON Lines if it ends in .jsonl."),
+) -> None:
+    """Add or update articles, news, events, tips and success stories by their feed id (external_id).
+
+    Columns (or JSON keys): external_id,kind,language,title,url,published_at (required) and
+    summary,tags,expires_at,starts_at,timezone,place (optional).
+
+    kind: article, news, event, tip or story. language: fr or en. tags: ';'-separated expertises or segments. url: https only.
+
+    An event needs starts_at with its zone: 2026-12-03T18:30:00-05:00, or 2026-12-03T18:30 with timezone America/Toronto. Expired items are never shown.
+
+    The sync-feeds flow reads the same files from VIVIER_CONTENT_FEED.
+
+    Example: vivier import content feeds/content.jsonl
+    """
+    settings = load()
+    database = engine(settings)
+    _finish(lambda: import_content(database, file, zone=settings.zone), "items")
+
+
 def _event_notes(report: ImportReport) -> list[str]:
     result = report.result if isinstance(report, EventImportReport) else None
     if result is None:
@@ -154,7 +202,7 @@ def _finish(
     if report.updated:
         line += f", {report.updated:,} updated"
     if report.skipped:
-        line += f", {report.skipped:,} already recorded (skipped)"
+        line += f", {report.skipped:,} {'unchanged' if noun in FEED_NOUNS else 'already recorded'} (skipped)"
     console.print(escape(line) + f", {len(report.rejected):,} rejected")
     if report.suppressed_matches:
         console.print(f"{report.suppressed_matches:,} imported row(s) match a suppression "

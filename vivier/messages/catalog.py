@@ -33,7 +33,7 @@ class Catalog:
         """Up to five recent jobs in the candidate's expertise where they search (or remote)."""
         jobs = self.jobs_by_expertise.get((expertise or "").casefold(), [])
         wanted = reachable(places)
-        return [_public(job) for job in jobs if job["location"].casefold() in wanted][:MAX_OPENINGS]
+        return [_public(job) for job in jobs if _fits(job, wanted)][:MAX_OPENINGS]
 
     def content_for(self, language: str) -> dict[str, list[dict[str, Any]]]:
         return self.content_by_language.get(language) or {key: [] for key in CONTENT_KEYS.values()}
@@ -51,16 +51,27 @@ def reachable(places: set[str]) -> set[str]:
     return covered
 
 
+def _fits(job: dict[str, Any], wanted: set[str]) -> bool:
+    """A fully remote opening fits every search; others where they are (city, else country)."""
+    return job.get("remote") == "remote" or job["location"].casefold() in wanted
+
+
 def _public(job: dict[str, Any]) -> dict[str, Any]:
-    return {key: job[key] for key in ("title", "company", "location", "url")}
+    shown = {key: job[key] for key in ("title", "company", "location", "url")}
+    return {**shown, "remote": job.get("remote"), "languages": job.get("languages") or []}
 
 
 def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
-    """Jobs open on `as_of` and published in the last 30 days; recent content and coming events."""
+    """Jobs open on `as_of` and published in the last 30 days; recent content and coming events.
+
+    A closed opening (status closed, or past its closes_at) and an expired item are never read.
+    """
     moment = datetime.combine(as_of, time(23, 59, 59), zone)
     jobs = conn.execute(
-        select(Job.title, Job.company, Job.location, Job.expertise, Job.url)
-        .where(Job.published_at <= moment, Job.published_at > moment - JOB_FRESHNESS,
+        select(Job.title, Job.company, Job.location, Job.remote, Job.languages, Job.expertise,
+               Job.url)
+        .where(Job.status == "open",
+               Job.published_at <= moment, Job.published_at > moment - JOB_FRESHNESS,
                or_(Job.closes_at.is_(None), Job.closes_at > moment))
         .order_by(Job.published_at.desc(), Job.id)
     )
@@ -72,7 +83,7 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
 
     items = conn.execute(
         select(Content.kind, Content.locale, Content.title, Content.summary, Content.url,
-               Content.event_at)
+               Content.event_at, Content.event_zone, Content.place, Content.tags)
         .where(Content.published_at <= moment,
                Content.published_at > moment - CONTENT_FRESHNESS,
                or_(Content.expires_at.is_(None), Content.expires_at > moment),
@@ -87,5 +98,6 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
         bucket = lists[CONTENT_KEYS[item.kind]]
         if len(bucket) < MAX_ITEMS:
             bucket.append({"title": item.title, "summary": item.summary or "", "url": item.url,
-                           "event_at": item.event_at})
+                           "event_at": item.event_at, "event_zone": item.event_zone,
+                           "place": item.place, "tags": item.tags or []})
     return Catalog(dict(by_expertise), by_language)

@@ -33,6 +33,9 @@ CONSENT_STATES = ("granted", "withdrawn", "denied")
 SEND_STATES = tuple(str(state) for state in SendState)  # the moves between them: vivier.ledger
 SUPPRESSION_REASONS = ("unsubscribe", "hard_bounce", "complaint", "erasure")
 LOCALES = SUPPORTED_LANGUAGES
+JOB_STATUSES = ("open", "closed")
+REMOTE_POLICIES = ("onsite", "hybrid", "remote")
+CONTENT_KINDS = ("article", "news", "event", "tip", "success_story")
 APPLICATION_OUTCOMES = ("applied", "screening", "interview", "offer", "hired", "rejected", "withdrawn")
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
@@ -173,18 +176,27 @@ class Job(Base):
     """An opening that can be offered to matching candidates."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_published_at", "published_at"),)
+    __table_args__ = (
+        _one_of("status", JOB_STATUSES),
+        _one_of("remote", REMOTE_POLICIES),
+        Index("ix_jobs_published_at", "published_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     company: Mapped[str | None] = mapped_column(String(200))
-    location: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))  # shown and matched: city or country
+    city: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(100))
+    remote: Mapped[str | None] = mapped_column(String(16))  # onsite | hybrid | remote
+    languages: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     expertise: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(1000))
     locale: Mapped[str] = mapped_column(String(16), default="fr")
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # from then on: closed
 
 
 class Content(Base):
@@ -192,17 +204,21 @@ class Content(Base):
 
     __tablename__ = "content"
     __table_args__ = (
-        _one_of("kind", ("article", "news", "event", "tip", "success_story")),
+        _one_of("kind", CONTENT_KINDS),
         Index("ix_content_published_at", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # the feed's id
     kind: Mapped[str] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str] = mapped_column(String(1000))
+    tags: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # expertises, segments
     event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    event_zone: Mapped[str | None] = mapped_column(String(64))  # IANA zone, or "+01:00"
+    place: Mapped[str | None] = mapped_column(String(300))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
