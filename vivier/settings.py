@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     )
     templates_dir: Path = Field(PROJECT_ROOT / "templates", description="message templates")
     segments_file: Path = Field(PROJECT_ROOT / "segments.yaml", description="segments definition")
+    jobs_feed: str | None = Field(
+        None, description="the openings feed sync-feeds reads: a path or an http(s) URL (CSV/JSONL)")
+    content_feed: str | None = Field(
+        None, description="the content feed sync-feeds reads: a path or an http(s) URL (CSV/JSONL)")
     samples_dir: Path = Field(Path("var/samples"), description="dry-run rendered samples")
     samples_keep_days: int = Field(
         7, ge=0, le=365, description="days dry-run samples are kept (0: purged at the next run)"
