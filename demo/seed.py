@@ -2,19 +2,25 @@
 
 Same `candidates`, `seed` and `as_of` give the same rows; running again adds nothing
 (demo rows carry external ids `DEMO-000001`, `DEMO-JOB-0001`; existing ones are skipped).
+Openings and content go in the way a team's own do: the seeder writes the feeds
+(`jobs.csv`, `content.jsonl` in a `feeds/` folder next to the SQLite database, `var/feeds/`
+otherwise) and loads them with `vivier import jobs|content`'s functions: no side door.
 Candidates are built from a small pool of Faker names combined with one `random.Random`
 and written in bulk chunks, so memory stays flat from 1k to 1M candidates.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import random
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -27,13 +33,14 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
-    insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vivier.imports.content import CONTENT_COLUMNS, CONTENT_OPTIONAL, import_content
+from vivier.imports.jobs import JOB_COLUMNS, JOB_OPTIONAL, import_jobs
 from vivier.rules.identity import email_hash
 from vivier.rules.vocabulary import (
     CANADA_LOCATIONS,
@@ -42,11 +49,12 @@ from vivier.rules.vocabulary import (
     FRENCH_CITIES,
     HR_EXPERTISE,
     JOB_TITLES,
+    REGIONS,
     REMOTE,
     SEARCH_LOCATIONS,
     TAGS,
 )
-from vivier.store.schema import Candidate, Consent, Content, Job, Preference, Suppression
+from vivier.store.schema import Candidate, Consent, Preference, Suppression, utcnow
 
 CHUNK_SIZE = 5_000
 NAMES_PER_LOCALE = 1_000
@@ -72,8 +80,8 @@ CANDIDATES = cast(Table, Candidate.__table__)
 CONSENTS = cast(Table, Consent.__table__)
 PREFERENCES = cast(Table, Preference.__table__)
 SUPPRESSIONS = cast(Table, Suppression.__table__)
-JOBS = cast(Table, Job.__table__)
-CONTENT = cast(Table, Content.__table__)
+REMOTE_POLICIES = ("onsite", "hybrid", "hybrid", "onsite")  # by opening number: no extra draw
+EVENT_ZONES = {"fr": "Europe/Paris", "en": "America/Toronto"}
 
 
 @dataclass
@@ -88,6 +96,7 @@ class SeedSummary:
     suppressions: int = 0
     jobs: int = 0
     content: int = 0
+    feeds: Path | None = None  # where the demo feeds were written (None: a temporary folder)
     as_of: date | None = None
 
 
@@ -397,12 +406,88 @@ def plan_content(seed: int, anchor: datetime) -> list[Row]:
     return items
 
 
-def _write_missing(connection: Connection, table: Table, key: str, rows: list[Row]) -> int:
-    present = set(connection.scalars(select(table.c[key])))
-    fresh = [row for row in rows if row[key] not in present]
-    if fresh:
-        connection.execute(insert(table), fresh)
-    return len(fresh)
+def jobs_feed(jobs: list[Row], anchor: datetime) -> list[dict[str, str]]:
+    """The openings as the team's jobs feed has them: city or country, remote policy, languages;
+    those whose closing date has passed by `anchor` are marked closed."""
+    country_of = {city: country for country, cities in REGIONS.items() for city in cities}
+    rows = []
+    for number, job in enumerate(jobs, start=1):
+        location = job["location"]
+        remote = "remote" if location == REMOTE else REMOTE_POLICIES[number % len(REMOTE_POLICIES)]
+        is_country = location in REGIONS
+        city = "" if location == REMOTE or is_country else location
+        languages = "fr;en" if location in ("Montréal", "Québec") else job["locale"]
+        closed = job["closes_at"] is not None and job["closes_at"] <= anchor
+        rows.append({
+            "external_id": job["external_id"], "title": job["title"], "company": job["company"],
+            "city": city, "country": location if is_country else country_of.get(city, ""),
+            "remote": remote, "languages": languages, "expertise": job["expertise"],
+            "url": job["url"], "status": "closed" if closed else "open",
+            "published_at": job["published_at"].isoformat(),
+            "closes_at": job["closes_at"].isoformat() if job["closes_at"] else "",
+        })
+    return rows
+
+
+def content_feed(items: list[Row]) -> list[dict[str, str]]:
+    """The content as the team's content feed has it: feed ids, kinds, events with their zone."""
+    rows = []
+    for number, item in enumerate(items, start=1):
+        row = {"external_id": f"DEMO-CONTENT-{number:03d}",
+               "kind": "story" if item["kind"] == "success_story" else item["kind"],
+               "language": item["locale"], "title": item["title"], "summary": item["summary"],
+               "url": item["url"], "published_at": item["published_at"].isoformat(),
+               "tags": "", "expires_at": "", "starts_at": "", "timezone": "", "place": ""}
+        if item["event_at"] is not None:
+            local = item["event_at"].astimezone(ZoneInfo(EVENT_ZONES[item["locale"]]))
+            online = any(word in item["title"] for word in ("Webinaire", "Virtual", "visio"))
+            row |= {"expires_at": item["expires_at"].isoformat(),
+                    "place": "en ligne" if online and item["locale"] == "fr" else
+                    "online" if online else local.tzinfo.key.split("/")[-1]}  # type: ignore[union-attr]
+            if item["locale"] == "fr":  # a local time and its zone ...
+                row |= {"starts_at": local.replace(tzinfo=None).isoformat(),
+                        "timezone": EVENT_ZONES["fr"]}
+            else:  # ... or a time with its offset: the two ways a feed may say it
+                row["starts_at"] = local.isoformat()
+        rows.append(row)
+    return rows
+
+
+def write_feeds(folder: Path, jobs: list[dict[str, str]], content: list[dict[str, str]]) -> None:
+    """`jobs.csv` and `content.jsonl` in `folder` (created, owner-only)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (folder / "jobs.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*JOB_COLUMNS, *JOB_OPTIONAL],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(jobs)
+    with (folder / "content.jsonl").open("w", encoding="utf-8") as handle:
+        columns = (*CONTENT_COLUMNS, *CONTENT_OPTIONAL)
+        for row in content:
+            handle.write(json.dumps({name: row[name] for name in columns}, ensure_ascii=False) + "\n")
+
+
+def feeds_folder(engine: Engine) -> Path:
+    """`feeds/` next to a SQLite database file (var/feeds for var/vivier.db), else var/feeds."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:":
+        return Path(database).resolve().parent / "feeds"
+    return Path("var/feeds")
+
+
+def load_feeds(engine: Engine, folder: Path, anchor: datetime, zone: ZoneInfo,
+               summary: SeedSummary) -> None:
+    """Import the demo feeds as a team's feeds are imported; a rejected row is a seeder bug."""
+    now = max(utcnow(), anchor)  # the demo's dates are relative to `as_of`, maybe ahead of today
+    for importer, name in ((import_jobs, "jobs.csv"), (import_content, "content.jsonl")):
+        report = importer(engine, folder / name, zone=zone, now=now)
+        if report.rejected:
+            first = report.rejected[0]
+            raise RuntimeError(f"demo feed {name} line {first.line}: {first.reason}")
+        if name == "jobs.csv":
+            summary.jobs = report.imported
+        else:
+            summary.content = report.imported
 
 
 def seed_demo(
@@ -412,17 +497,28 @@ def seed_demo(
     as_of: date,
     zone: ZoneInfo = ZoneInfo("Europe/Paris"),
     on_progress: Callable[[int], None] | None = None,
+    feeds_dir: Path | None = None,
 ) -> SeedSummary:
-    """Fill the pool with `candidates` demo candidates plus openings and content (idempotent)."""
+    """Fill the pool with `candidates` demo candidates plus openings and content (idempotent).
+
+    Openings and content are written as feeds to `feeds_dir` (default: `feeds_folder`) and
+    imported from there.
+    """
     if candidates < 0:
         raise ValueError(f"candidates must be 0 or more (got {candidates})")
     anchor = anchor_of(as_of, zone)
     summary = SeedSummary(as_of=as_of)
-    with engine.begin() as connection:
-        summary.jobs = _write_missing(connection, JOBS, "external_id",
-                                      plan_jobs(seed, anchor))
-        summary.content = _write_missing(connection, CONTENT, "url",
-                                         plan_content(seed, anchor))
+    feeds = (jobs_feed(plan_jobs(seed, anchor), anchor), content_feed(plan_content(seed, anchor)))
+    folder = feeds_dir or feeds_folder(engine)
+    try:
+        write_feeds(folder, *feeds)
+    except OSError:  # a read-only checkout: the same files, in a folder of their own
+        with tempfile.TemporaryDirectory(prefix="vivier-demo-feeds-") as temporary:
+            write_feeds(Path(temporary), *feeds)
+            load_feeds(engine, Path(temporary), anchor, zone, summary)
+    else:
+        load_feeds(engine, folder, anchor, zone, summary)
+        summary.feeds = folder
     done = 0
     for chunk in plan_candidates(candidates, seed, anchor):
         with engine.begin() as connection:  # one transaction per chunk: flat memory, steady WAL
