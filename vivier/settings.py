@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     reply_pause_days: int = Field(
         30, ge=0, le=365, description="days a reply pauses nurturing (a recruiter took over)"
     )
+    hired_pause_months: int = Field(
+        12, ge=0, le=120, description="months a hire pauses nurturing (recently_hired)")
+    after_process_days: int = Field(
+        30, ge=0, le=365, description="days after a rejection or withdrawal before nurturing resumes")
     # Providers penalise from 0.1% complaints and block at 0.3%; 5% hard bounces marks a bad list.
     bounce_rate_limit: float = Field(
         0.05, gt=0, le=1, description="run's hard-bounce share that stops the send phase"

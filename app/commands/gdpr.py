@@ -17,6 +17,7 @@ from vivier.gdpr import CandidateNotFound, find_candidate
 from vivier.gdpr.anonymise import anonymise, erasure_keys_of, forget_samples, same_address
 from vivier.gdpr.export import export_person, to_json
 from vivier.gdpr.why import ConsentEvent, Explanation, explain
+from vivier.pipeline.plan import application_pauses
 from vivier.rules.cadences import CadenceName, period_start
 from vivier.rules.segments import SegmentProblem, load_segments
 from vivier.store.files import OutputProblem, check_target, write_private
@@ -153,7 +154,9 @@ def why(
     """Why a candidate got, or did not get, each message: cadence, segment, decisions, consent.
 
     For each period: the message sent (template, version, Message-ID) and the consent event
-    in force when it left, or the decision that kept it back and its reason.
+    in force when it left, or the decision that kept it back and its reason; for in_process
+    and recently_hired, the ATS application (job id and outcome) that held them. Above the
+    table: the application holding them now, if any.
 
     Examples:
 
@@ -178,7 +181,7 @@ def why(
         raise typer.Exit(2) from None
     with engine(settings).connect() as conn:
         story = explain(conn, _candidate_id(conn, candidate), segments, settings.retention_months,
-                        cadence_name, period)
+                        cadence_name, period, pauses=application_pauses(settings))
     if as_json:
         sys.stdout.write(to_json(story.to_dict()) + "\n")
     else:
@@ -208,13 +211,20 @@ def show_explanation(story: Explanation) -> None:
     state = f"erased on {_day(story.erased_at)}" if story.erased_at else f"status {story.status}"
     console.print(f"[bold]candidate {story.candidate_id}[/bold] (ATS {escape(story.external_id)}) · {state}")
     if not story.erased_at:
-        why_cadence = f"own choice: {story.frequency}" if story.frequency else f"{story.status} status default"
+        why_cadence = (f"own choice: {story.frequency}" if story.frequency else
+                       "former candidate: an application ended" if story.former else
+                       f"{story.status} status default")
         console.print(f"cadence now: [bold]{story.cadence}[/bold] ({why_cadence}) · "
                       f"segment: {escape(story.segment or '—')}")
         console.print(f"consent now: {_consent(story.consent, full=True)} · suppressed: "
                       f"{'yes' if story.suppressed else 'no'}")
         console.print(f"last active contact: {_day(story.last_active_contact)} · "
                       f"kept until: {_day(story.kept_until)}")
+        if story.holding:
+            hold = story.holding
+            until = f"until {_day(hold['until'])}" if hold["until"] else "while it is open"
+            console.print(f"held now: [yellow]{hold['reason']}[/yellow] by the application to job "
+                          f"{escape(hold['job'])} ({hold['outcome']}, {_day(hold['since'])}), {until}")
     table = Table("cadence", "period", "outcome", "when", "template or reason", "consent in force",
                   title="per period (newest first)")
     for period in story.periods:

@@ -3,7 +3,8 @@
 Read from the record only (`decisions`, `sends`, `consents`): a period's outcome is its
 sent message, else the latest of its ledger row and its decisions; with it, the consent
 event in force at that moment (the latest one recorded at or before it, ties broken by
-id exactly as the planner breaks them).
+id exactly as the planner breaks them). A decision `in_process` / `recently_hired` names the
+application that held them (job and outcome); "now" also names the one holding them today.
 """
 
 from __future__ import annotations
@@ -12,14 +13,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 
 from vivier.gdpr.export import plain
 from vivier.gdpr.retention import last_active_contact, months_after
+from vivier.pipeline import extract
 from vivier.rules.cadences import STATUS_CADENCE, period_start
+from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationPauses, application_hold
 from vivier.rules.identity import email_hash
 from vivier.rules.segments import Segments
-from vivier.store.schema import Candidate, Consent, Decision, Preference, Run, Send, Suppression
+from vivier.store.schema import (
+    Application,
+    Candidate,
+    Consent,
+    Decision,
+    Preference,
+    Run,
+    Send,
+    Suppression,
+    utcnow,
+)
 
 UNDECIDED = "not_considered"
 
@@ -69,6 +82,8 @@ class Explanation:
     last_active_contact: datetime | None
     kept_until: datetime | None
     periods: list[PeriodStory]
+    former: bool = False  # an application ended: the former candidates' cadence unless chosen
+    holding: dict[str, Any] | None = None  # the application holding them now: reason, job, outcome…
 
     def to_dict(self) -> dict[str, Any]:
         return dict(plain(asdict(self)))
@@ -77,8 +92,12 @@ class Explanation:
 def explain(
     conn: Connection, candidate_id: int, segments: Segments, retention_months: int,
     cadence: str | None = None, period_key: str | None = None,
+    pauses: ApplicationPauses | None = None, now: datetime | None = None,
 ) -> Explanation:
-    """Explain one candidate (KeyError if unknown); optionally one cadence and/or period only."""
+    """Explain one candidate (KeyError if unknown); optionally one cadence and/or period only.
+
+    With `pauses` (the settings'), also the application that holds them out now, if any.
+    """
     row = conn.execute(select(Candidate.__table__).where(Candidate.id == candidate_id)).first()
     if row is None:
         raise KeyError(f"no candidate with internal id {candidate_id}")
@@ -90,22 +109,40 @@ def explain(
         select(Suppression.email_hash).where(Suppression.email_hash == email_hash(person["email"]))
     ) is not None
     last = last_active_contact(conn, candidate_id)
+    former = bool(conn.scalar(select(exists().where(
+        Application.candidate_id == candidate_id, Application.outcome.in_(sorted(CLOSED_OUTCOMES))))))
     return Explanation(
         candidate_id=candidate_id, external_id=person["external_id"], status=person["status"],
         erased_at=person["erased_at"], frequency=frequency,
-        cadence=None if erased else current_cadence(person["status"], frequency),
+        cadence=None if erased else current_cadence(person["status"], frequency, former),
         segment=None if erased else segments.assign(person),
         consent=in_force(log, None), suppressed=suppressed, last_active_contact=last,
         kept_until=None if erased or last is None else months_after(last, retention_months),
         periods=period_stories(conn, candidate_id, log, cadence, period_key),
+        former=former,
+        holding=None if erased or pauses is None else holding_now(conn, candidate_id, pauses, now),
     )
 
 
-def current_cadence(status: str, frequency: str | None) -> str:
-    """The cadence the candidate is in now: their own choice, else their status's default."""
+def current_cadence(status: str, frequency: str | None, former: bool = False) -> str:
+    """The cadence the candidate is in now: their own choice, else their status's default
+    (a candidate whose application ended is a former one)."""
     if frequency == "none":
         return "none"
-    return frequency or STATUS_CADENCE.get(status, "none")
+    return frequency or STATUS_CADENCE.get("former" if former else status, "none")
+
+
+def holding_now(
+    conn: Connection, candidate_id: int, pauses: ApplicationPauses, now: datetime | None = None,
+) -> dict[str, Any] | None:
+    """The application that keeps the candidate out of nurturing now, as the planner sees it."""
+    applications = extract.applications(conn, candidate_id - 1, candidate_id).get(candidate_id, [])
+    hold = application_hold(applications, now or utcnow(), pauses)
+    if hold is None:
+        return None
+    return {"reason": str(hold.reason), "job": hold.application.job_ref,
+            "outcome": hold.application.outcome, "since": hold.application.decided_at,
+            "until": hold.until}
 
 
 def consent_log(conn: Connection, candidate_id: int) -> list[ConsentEvent]:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, String, and_, case, cast, exists, func, literal, or_, select
 
+from vivier.imports.applications import SOURCE as ATS_SOURCE
 from vivier.rules.cadences import STATUS_CADENCE
-from vivier.store.schema import Candidate, Consent, Interaction, Preference, Send, Suppression
+from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationFact
+from vivier.store.schema import (
+    Application,
+    Candidate,
+    Consent,
+    Interaction,
+    Preference,
+    Send,
+    Suppression,
+)
 from vivier.store.sql import one_of
 
 CANDIDATE_COLUMNS = (
@@ -20,12 +30,22 @@ CANDIDATE_COLUMNS = (
 )
 
 
+def closed_application():  # type: ignore[no-untyped-def]
+    """SQL: the candidate has an application that ended (hired, rejected or withdrawn)."""
+    return exists(select(Application.id).where(
+        Application.candidate_id == Candidate.id, Application.outcome.in_(sorted(CLOSED_OUTCOMES))))
+
+
 def effective_cadence():  # type: ignore[no-untyped-def]
     """SQL for a candidate's cadence: their own choice, else their status's default.
 
+    A candidate whose application ended (hired, rejected, withdrawn) is a former candidate
+    from that moment: the former's cadence unless they chose one. The pause that follows is
+    the policy's (`recently_hired`, `in_process`), so the pool never depends on the run's date.
     The `none` pool is extracted by its status cadence so the exclusion is recorded.
     """
-    by_status = case(*((Candidate.status == s, c) for s, c in STATUS_CADENCE.items()))
+    by_status = case((closed_application(), STATUS_CADENCE["former"]),
+                     *((Candidate.status == s, c) for s, c in STATUS_CADENCE.items()))
     own_choice = or_(Preference.frequency.is_(None), Preference.frequency == "none")
     return case((own_choice, by_status), else_=Preference.frequency)
 
@@ -103,6 +123,36 @@ def recent_replies(conn: Connection, lo: int, hi: int, since: datetime) -> dict[
         .group_by(Interaction.candidate_id)
     )
     return {row.candidate_id: row.at for row in conn.execute(query)}
+
+
+def applications(conn: Connection, lo: int, hi: int) -> dict[int, list[ApplicationFact]]:
+    """Every application of the candidates in `(lo, hi]`, with when its outcome was reached.
+
+    A hire dates from its `hired` interaction (the ATS's outcome_at, recorded by the import);
+    other outcomes from the row's last change (when vivier learned them).
+    """
+    hired_key = (literal(f"{ATS_SOURCE}:hired:") + cast(Application.candidate_id, String)
+                 + ":" + Application.job_ref)
+    query = (
+        select(Application.candidate_id, Application.job_ref, Application.outcome,
+               func.coalesce(Interaction.occurred_at, Application.updated_at).label("decided_at"))
+        .outerjoin(Interaction, and_(Application.outcome == "hired", Interaction.event_key == hired_key))
+        .where(Application.candidate_id > lo, Application.candidate_id <= hi)
+    )
+    found: dict[int, list[ApplicationFact]] = {}
+    for row in conn.execute(query):
+        found.setdefault(row.candidate_id, []).append(
+            ApplicationFact(row.job_ref, row.outcome, row.decided_at))
+    return found
+
+
+def segment_fields(conn: Connection, chunk: int = 10_000) -> Iterator[dict[str, Any]]:
+    """The fields segments filter on, for every candidate not erased, streamed by id."""
+    query = (select(Candidate.status, Candidate.search_location, Candidate.expertise,
+                    Candidate.city, Candidate.tags)
+             .where(Candidate.erased_at.is_(None)).order_by(Candidate.id))
+    for row in conn.execution_options(stream_results=True, yield_per=chunk).execute(query):
+        yield dict(row._mapping)
 
 
 def suppressed(conn: Connection, hashes: Iterable[str]) -> set[str]:

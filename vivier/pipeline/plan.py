@@ -24,7 +24,14 @@ from vivier.pipeline import extract
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
-from vivier.rules.eligibility import CandidateFacts, Reason, exclusion
+from vivier.rules.eligibility import (
+    ApplicationFact,
+    ApplicationPauses,
+    CandidateFacts,
+    Reason,
+    application_hold,
+    exclusion,
+)
 from vivier.rules.holdout import held_out
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
@@ -49,9 +56,14 @@ class Audience:
     holdout: bool = True
 
 
+def application_pauses(settings: Settings) -> ApplicationPauses:
+    """How long a hire, a rejection or a withdrawal keeps a candidate out of nurturing."""
+    return ApplicationPauses(settings.hired_pause_months, timedelta(days=settings.after_process_days))
+
+
 def _cadence_rule(facts: CandidateFacts, now: datetime, settings: Settings, cadence: str) -> str | None:
     return exclusion(facts, now, timedelta(days=settings.contact_gap_days),
-                     timedelta(days=settings.reply_pause_days))
+                     timedelta(days=settings.reply_pause_days), application_pauses(settings))
 
 
 CADENCE = Audience(
@@ -71,6 +83,7 @@ class BatchFacts:
     email_hashes: dict[int, str]
     suppressed: set[str]
     replies: dict[int, datetime]
+    applications: dict[int, list[ApplicationFact]] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +127,7 @@ def read_facts(
         suppressed = extract.suppressed(conn, hashes.values())
         replies = extract.recent_replies(
             conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days))
+        applications = extract.applications(conn, lo, hi)
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
@@ -125,7 +139,7 @@ def read_facts(
     for row in rows:
         first = holders.get((row["email"] or "").lower())
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
-    return BatchFacts(rows, consents, ledger, hashes, set(suppressed), replies)
+    return BatchFacts(rows, consents, ledger, hashes, set(suppressed), replies, applications)
 
 
 def decide(
@@ -152,8 +166,11 @@ def decide(
             reason, detail = Reason.invalid_data, ",".join(findings.failures[candidate_id])
         else:
             status = _ledger_status(facts.ledger.get(candidate_id), stale_before, plan.gone_stale)
-            reason = audience.rule(_candidate_facts(row, facts, status, audience, spec, tools),
-                                   now, settings, spec.cadence)
+            candidate = _candidate_facts(row, facts, status, audience, spec, tools)
+            reason = audience.rule(candidate, now, settings, spec.cadence)
+            if reason in (Reason.in_process, Reason.recently_hired):  # name the application
+                hold = application_hold(candidate.applications, now, application_pauses(settings))
+                detail = hold.describe() if hold else ""
         if reason is None:
             template = audience.template(tools, segment, spec.cadence)
             try:
@@ -204,6 +221,7 @@ def _candidate_facts(
         last_reply_at=facts.replies.get(candidate_id),
         held_out=audience.holdout and held_out(
             candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(row["segment"])),
+        applications=tuple(facts.applications.get(candidate_id, ())),
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +119,88 @@ class Segments:
                 + ", ".join(missing)
             )
 
+    def coverage(self, candidates: Iterable[dict[str, Any]]) -> Coverage:
+        """Per segment, whom it takes and whom an earlier segment shadows, over `candidates`."""
+        counts = {name: SegmentCount(name) for name in self.names}
+        seen: dict[str, set[str]] = {}
+        total = 0
+        for candidate in candidates:
+            total += 1
+            for field_name, value in candidate.items():
+                values = value if isinstance(value, list) else [value]
+                seen.setdefault(field_name, set()).update(
+                    v.casefold() for v in values if isinstance(v, str))
+            taker = None
+            for segment, wanted in self._folded:
+                if all(_matches(candidate.get(f), values) for f, values in wanted.items()):
+                    counts[segment.name].matched += 1
+                    if taker is None:
+                        taker = segment.name
+                    else:
+                        counts[segment.name].shadowed_by[taker] += 1
+            counts[taker or DEFAULT_SEGMENT].taken += 1
+        counts[DEFAULT_SEGMENT].matched = counts[DEFAULT_SEGMENT].taken
+        for segment in self.segments:
+            for field_name, values in segment.match.model_dump(exclude_none=True).items():
+                unknown = [v for v in values if v.casefold() not in seen.get(field_name, set())]
+                if unknown:
+                    counts[segment.name].unmatched[field_name] = unknown
+        return Coverage(total, list(counts.values()))
+
     def check_selection(self, selected: Iterable[str]) -> None:
         unknown = sorted(set(selected) - set(self.names))
         if unknown:
             raise SegmentProblem(
                 f"unknown segment(s) {unknown}: known are {', '.join(self.names)}"
             )
+
+
+@dataclass
+class SegmentCount:
+    """One segment over the pool: whom its filter matches, whom it takes, who went earlier."""
+
+    name: str
+    matched: int = 0
+    taken: int = 0
+    shadowed_by: Counter[str] = field(default_factory=Counter)  # earlier segment -> candidates
+    unmatched: dict[str, list[str]] = field(default_factory=dict)  # field -> values nobody has
+
+    @property
+    def shadowed(self) -> int:
+        return self.matched - self.taken
+
+
+@dataclass
+class Coverage:
+    """How segments.yaml cuts the pool: what `vivier segments check` shows."""
+
+    candidates: int
+    segments: list[SegmentCount]  # in order, `default` last
+
+    def problems(self) -> list[str]:
+        """What would surprise: segments that take nobody, values no candidate has."""
+        if self.candidates == 0:
+            return ["no candidates in the database: import candidates, then check the segments"]
+        found = []
+        for count in self.segments:
+            if count.name == DEFAULT_SEGMENT:
+                continue
+            for field_name, values in count.unmatched.items():
+                found.append(f"segment {count.name}: {field_name} {', '.join(map(repr, values))} "
+                             "matches no candidate (a typo? values compare without case)")
+            if count.matched == 0:
+                found.append(f"segment {count.name}: its filter matches no candidate")
+            elif count.taken == 0:
+                earlier = ", ".join(f"{name} ({n})" for name, n in count.shadowed_by.most_common())
+                found.append(f"segment {count.name}: takes nobody, every candidate it matches is "
+                             f"taken by an earlier segment: {earlier}; move it up or narrow those")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"candidates": self.candidates, "problems": self.problems(), "segments": [
+            {"name": c.name, "matched": c.matched, "taken": c.taken, "shadowed": c.shadowed,
+             "shadowed_by": dict(c.shadowed_by), "unmatched": c.unmatched}
+            for c in self.segments]}
 
 
 def _matches(value: Any, wanted: set[str]) -> bool:
