@@ -67,6 +67,9 @@ def run_lifecycle(
         raise
     get_run_logger().info("%s %s: planned %d of %d candidates", summary.cadence, spec.period_key,
                           tally.stages["planned"], tally.stages["extracted"])
+    for note in steps.segment_notes(current(), spec, tally):
+        summary.notes.append(note)
+        get_run_logger().warning(note.replace("**", "").replace("`", ""))
     try:
         gate(spec, tally)
     except Exception as problem:

@@ -46,3 +46,12 @@ def test_a_flow_run_in_this_process_uses_the_installed_resources(engine, resourc
     assert current() is resources
     summary = nurture(cadence="weekly", as_of=today_in(resources.settings.zone))
     assert summary["stages"]["sent"] == 1 and resources.transport.count == 1  # type: ignore[attr-defined]
+
+
+def test_a_segment_that_takes_nobody_is_noted_in_the_summary(engine, resources) -> None:
+    builders.candidate(engine, expertise="Data", search_location="Lyon")  # only `default` fits
+    summary = run_period(resources, "weekly", today_in(resources.settings.zone))
+    assert summary.outcome == "completed"
+    idle = [note for note in summary.notes if note.startswith("**Segments:**")]
+    assert idle and "`hr-canada`" in idle[0] and "vivier segments check" in idle[0]
+    assert "`default`" not in idle[0]

@@ -20,6 +20,7 @@ from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.summary import RunSummary
 from vivier.pipeline.tally import Tally
 from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_start, today_in
+from vivier.rules.segments import DEFAULT_SEGMENT
 from vivier.settings import SettingsError
 from vivier.store import files
 from vivier.store.schema import utcnow
@@ -222,6 +223,19 @@ def delivery_stopped(spec: RunSpec, tally: Tally, problem: Exception) -> RunStop
     return RunStopped([f"**Stopped while sending:** {problem}"])
 
 
+def segment_notes(resources: Resources, spec: RunSpec, tally: Tally) -> list[str]:
+    """Segments that took nobody in this run (a typo, or a segment above shadowing them): said
+    in the summary, not fatal; `vivier segments check` tells which."""
+    if spec.segments or not tally.stages["extracted"] or spec.cadence not in CADENCES:
+        return []
+    idle = [name for name in resources.segments.names
+            if name != DEFAULT_SEGMENT and not sum(tally.segments.get(name, {}).values())]
+    if not idle:
+        return []
+    return [f"**Segments:** {', '.join(f'`{name}`' for name in idle)} took nobody in this run: "
+            "run `vivier segments check` to see what they match and which segment shadows them."]
+
+
 def finish(summary: RunSummary, started: float) -> RunSummary:
     summary.outcome = "planned" if summary.dry_run else "completed"
     summary.seconds = time.monotonic() - started
@@ -261,6 +275,7 @@ def run_period(
         except Exception:
             withdraw(resources, spec)
             raise
+        summary.notes += segment_notes(resources, spec, tally)
         try:
             gate(resources, spec, tally)
         except Exception as problem:
