@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import date
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,17 +20,27 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes (a test runner swaps it per command,
+    and a server thread may log after that command's stream was closed)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def load() -> Settings:
     """Settings, or exit 2 with the message that names the bad variable."""
     logger = logging.getLogger("vivier")
-    handler = next((h for h in logger.handlers if h.get_name() == "vivier-cli"), None)
-    if handler is None and not logger.handlers:
-        handler = logging.StreamHandler()
+    if not logger.handlers:
+        handler = _StderrHandler()
         handler.set_name("vivier-cli")
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
-    if isinstance(handler, logging.StreamHandler):
-        handler.stream = sys.stderr  # today's (a test runner swaps it per command; no flush of the old)
     try:
         return with_prefect_secrets(get_settings())  # secrets named by VIVIER_*_BLOCK, if any
     except SettingsError as exc:
