@@ -1,9 +1,9 @@
-"""Rows about candidates (by ATS id) written in chunks, in one transaction per file."""
+"""Import rows written in chunks, in one transaction per file; rows about candidates by ATS id."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -19,6 +19,7 @@ from vivier.imports.report import (
 from vivier.imports.rows import Rows
 from vivier.rules.identity import ErasureKeys
 
+T = TypeVar("T")
 CHUNK_SIZE = 5_000
 MAX_ATS_ID = 64  # `candidates.external_id`'s width: longer is refused, never cut (cut, it is another id)
 CandidateRows = list[tuple[int, str, dict[str, Any]]]  # (line, candidate's ATS id, values)
@@ -35,6 +36,33 @@ def ats_id_of(record: dict[str, str]) -> str:
     return ats_id
 
 
+def load_in_chunks(
+    engine: Engine, records: Rows, report: ImportReport,
+    parse: Callable[[int, dict[str, str]], T], write: Callable[[Connection, list[T]], None],
+) -> None:
+    """Every import's loop, in one transaction: each record parsed by `parse` (a RowError, or
+    any surprise, rejects that line without printing its values), written `CHUNK_SIZE` at a time
+    by `write`. A failure outside a row stops it all: nothing is stored (`stopped_safely`)."""
+    chunk: list[T] = []
+    with stopped_safely(report), engine.begin() as connection:
+        for line, record in records:
+            if record is None:
+                continue
+            try:
+                chunk.append(parse(line, record))
+            except RowError as exc:
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
+                report.rejected.append(Rejection(line, shown_id(record.get("external_id")),
+                                                 unexpected(exc)))
+            if len(chunk) == CHUNK_SIZE:
+                write(connection, chunk)
+                chunk = []
+        if chunk:
+            write(connection, chunk)
+    report.rejected.sort(key=lambda rejection: rejection.line)
+
+
 def load_per_candidate(
     engine: Engine, records: Rows, report: ImportReport,
     row_of: Callable[[dict[str, str]], dict[str, Any]],
@@ -44,23 +72,11 @@ def load_per_candidate(
 
     Rows whose ATS id is an erased person's (in any case) are rejected before `write`.
     """
-    chunk: CandidateRows = []
-    with stopped_safely(report), engine.begin() as connection:
-        for line, record in records:
-            if record is None:
-                continue
-            try:
-                chunk.append((line, ats_id_of(record), row_of(record)))
-            except RowError as exc:
-                report.rejected.append(Rejection(line, shown_id(record.get("external_id")), str(exc)))
-            except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
-                report.rejected.append(Rejection(line, shown_id(record.get("external_id")),
-                                                 unexpected(exc)))
-            if len(chunk) == CHUNK_SIZE:
-                write(connection, _not_erased(connection, chunk, report, keys))
-                chunk = []
-        write(connection, _not_erased(connection, chunk, report, keys))
-    report.rejected.sort(key=lambda rejection: rejection.line)
+    load_in_chunks(
+        engine, records, report,
+        lambda line, record: (line, ats_id_of(record), row_of(record)),
+        lambda connection, chunk: write(connection, _not_erased(connection, chunk, report, keys)),
+    )
 
 
 def _not_erased(

@@ -14,11 +14,11 @@ formulas, lengths). Decisions worth knowing:
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from vivier.imports.fields import EARLIEST_YEAR, clean_text, refuse_formula
+from vivier.imports.fields import clean_text, in_calendar, read_moment, refuse_formula
 from vivier.imports.report import RowError, shown
 from vivier.rules.contact import SUPPORTED_LANGUAGES, is_supported_locale, language_of
 
@@ -89,21 +89,9 @@ def one_of_words(record: dict[str, str], column: str, allowed: tuple[str, ...],
 
 
 def parse_moment(value: str, column: str, zone: tzinfo, now: datetime) -> datetime:
-    """An ISO 8601 date or datetime in UTC (read in `zone` without offset), past or ahead.
-
-    Refused: not ISO, before 1900, past the end of the calendar, more than
-    MAX_YEARS_AHEAD years ahead (a "never" placeholder such as 9999-12-31).
-    """
-    try:
-        if len(value) == 10:
-            when = datetime.combine(date.fromisoformat(value), time(), tzinfo=zone)
-        else:
-            when = datetime.fromisoformat(value)
-            when = when if when.tzinfo else when.replace(tzinfo=zone)
-    except (ValueError, OverflowError):
-        raise RowError(f"{column} {shown(value)} is not an ISO 8601 date "
-                       "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+01:00)") from None
-    return _within_calendar(when, value, column, now)
+    """An ISO 8601 date or datetime in UTC (read in `zone` without offset), past or ahead, but
+    not more than MAX_YEARS_AHEAD years ahead (a "never" placeholder such as 9999-12-31)."""
+    return _not_too_far(read_moment(value, column, zone), value, column, now)
 
 
 def event_start(record: dict[str, str], column: str, zone_column: str,
@@ -132,7 +120,7 @@ def event_start(record: dict[str, str], column: str, zone_column: str,
                            "(daylight saving time); give the time after the change")
     elif not zone_name:
         zone_name = _offset_name(when)
-    return _within_calendar(when, value, column, now), zone_name
+    return _not_too_far(in_calendar(when, value, column), value, column, now), zone_name
 
 
 def _zone(name: str, column: str) -> ZoneInfo:
@@ -156,14 +144,7 @@ def _offset_name(when: datetime) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _within_calendar(when: datetime, value: str, column: str, now: datetime) -> datetime:
-    if when.year < EARLIEST_YEAR:
-        raise RowError(f"{column} {shown(value)} is before {EARLIEST_YEAR}: a 'no date' "
-                       "placeholder? leave the field empty when there is no date")
-    try:
-        when = when.astimezone(UTC)
-    except OverflowError:  # 9999-12-31 with a negative offset: past the end of the calendar
-        raise RowError(f"{column} {shown(value)} is past the end of the calendar") from None
+def _not_too_far(when: datetime, value: str, column: str, now: datetime) -> datetime:
     if when > now + timedelta(days=366 * MAX_YEARS_AHEAD):
         raise RowError(f"{column} {shown(value)} is more than {MAX_YEARS_AHEAD} years ahead: a "
                        "'never' placeholder? leave the field empty when there is no date")

@@ -14,15 +14,11 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
-from vivier.imports.chunks import CHUNK_SIZE
+from vivier.imports.chunks import load_in_chunks
 from vivier.imports.fields import clean_text
 from vivier.imports.report import (
     ImportReport,
-    Rejection,
     RowError,
-    shown_id,
-    stopped_safely,
-    unexpected,
 )
 from vivier.imports.rows import Rows
 
@@ -52,28 +48,16 @@ def load_feed(
     """
     table = cast(Table, model.__table__)
     first_lines: dict[str, int] = {}
-    chunk: FeedRows = []
-    with stopped_safely(report), engine.begin() as connection:
-        for line, record in records:
-            if record is None:
-                continue
-            try:
-                row = row_of(record)
-                if row["external_id"] in first_lines:
-                    raise RowError(f"duplicate external_id: already on line "
-                                   f"{first_lines[row['external_id']]}")
-                first_lines[row["external_id"]] = line
-                chunk.append((line, row))
-            except RowError as exc:
-                report.rejected.append(Rejection(line, shown_id(record.get("external_id")), str(exc)))
-            except Exception as exc:  # noqa: BLE001 - one row's surprise must not print its values
-                report.rejected.append(Rejection(line, shown_id(record.get("external_id")),
-                                                 unexpected(exc)))
-            if len(chunk) == CHUNK_SIZE:
-                _upsert(connection, table, chunk, report, adopt_by)
-                chunk = []
-        _upsert(connection, table, chunk, report, adopt_by)
-    report.rejected.sort(key=lambda rejection: rejection.line)
+
+    def parse(line: int, record: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        row = row_of(record)
+        if row["external_id"] in first_lines:
+            raise RowError(f"duplicate external_id: already on line {first_lines[row['external_id']]}")
+        first_lines[row["external_id"]] = line  # only a row that parsed counts as the first
+        return line, row
+
+    load_in_chunks(engine, records, report, parse,
+                   lambda connection, chunk: _upsert(connection, table, chunk, report, adopt_by))
 
 
 def _upsert(connection: Connection, table: Table, chunk: FeedRows, report: ImportReport,

@@ -49,8 +49,9 @@ def clean_text(record: dict[str, str], column: str, limit: int | None,
     return value
 
 
-def parse_when(value: str, column: str, zone: tzinfo, now: datetime) -> datetime:
-    """An ISO 8601 date or datetime in UTC, read in `zone` without an offset; never future."""
+def read_moment(value: str, column: str, zone: tzinfo) -> datetime:
+    """An ISO 8601 date or datetime, read in `zone` without an offset, as UTC; refused before
+    1900 (a "no date" placeholder) or past the end of the calendar. Past or future: the caller says."""
     try:
         if len(value) == 10:
             when = datetime.combine(date.fromisoformat(value), time(), tzinfo=zone)
@@ -60,13 +61,23 @@ def parse_when(value: str, column: str, zone: tzinfo, now: datetime) -> datetime
     except (ValueError, OverflowError):
         raise RowError(f"{column} {shown(value)} is not an ISO 8601 date "
                        "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+01:00)") from None
+    return in_calendar(when, value, column)
+
+
+def in_calendar(when: datetime, value: str, column: str) -> datetime:
+    """`when` in UTC; refused before 1900 (a "no date" placeholder) or past the calendar's end."""
     if when.year < EARLIEST_YEAR:
-        raise RowError(f"{column} {value} is before {EARLIEST_YEAR}: a 'no date' placeholder? "
-                       "leave the field empty when there is no date")
+        raise RowError(f"{column} {value} is before {EARLIEST_YEAR}: a 'no date' "
+                       "placeholder? leave the field empty when there is no date")
     try:
-        when = when.astimezone(UTC)
+        return when.astimezone(UTC)
     except OverflowError:  # 9999-12-31 with a negative offset: past the end of the calendar
-        raise RowError(f"{column} {value} is in the future") from None
+        raise RowError(f"{column} {value} is in the future, past the end of the calendar") from None
+
+
+def parse_when(value: str, column: str, zone: tzinfo, now: datetime) -> datetime:
+    """An ISO 8601 date or datetime in UTC, read in `zone` without an offset; never future."""
+    when = read_moment(value, column, zone)
     if when > now:
         raise RowError(f"{column} {value} is in the future")
     return when
