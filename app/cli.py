@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import automations, gdpr, imports, ops, run, seed, segments
+from app.commands import automations, gdpr, imports, ops, people, run, seed, segments, templates
 from app.commands import db as db_commands
 from app.commands import report as report_commands
 from app.commands import web as web_commands
@@ -29,7 +29,10 @@ app.command("in-doubt")(ops.in_doubt)
 app.add_typer(gdpr.app, name="gdpr")
 app.add_typer(automations.app, name="ops")
 app.command("why")(gdpr.why)
+app.command("pause")(people.pause)
+app.command("resume")(people.resume)
 app.add_typer(segments.app, name="segments")
+app.add_typer(templates.app, name="templates")
 
 
 if __name__ == "__main__":

@@ -156,7 +156,7 @@ def why(
     For each period: the message sent (template, version, Message-ID) and the consent event
     in force when it left, or the decision that kept it back and its reason; for in_process
     and recently_hired, the ATS application (job id and outcome) that held them. Above the
-    table: the application holding them now, if any.
+    table: the application holding them now, and a recruiter's pause (vivier pause), if any.
 
     Examples:
 
@@ -225,6 +225,11 @@ def show_explanation(story: Explanation) -> None:
             until = f"until {_day(hold['until'])}" if hold["until"] else "while it is open"
             console.print(f"held now: [yellow]{hold['reason']}[/yellow] by the application to job "
                           f"{escape(hold['job'])} ({hold['outcome']}, {_day(hold['since'])}), {until}")
+        if story.paused:
+            pause = story.paused
+            console.print(f"paused now: [yellow]paused[/yellow] through {escape(str(pause['until']))} "
+                          f"by {escape(str(pause['by']))} on {_day(pause['since'])}: "
+                          f"{escape(str(pause['reason']))} (vivier resume {story.candidate_id} ends it)")
     table = Table("cadence", "period", "outcome", "when", "template or reason", "consent in force",
                   title="per period (newest first)")
     for period in story.periods:

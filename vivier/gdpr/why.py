@@ -4,7 +4,8 @@ Read from the record only (`decisions`, `sends`, `consents`): a period's outcome
 sent message, else the latest of its ledger row and its decisions; with it, the consent
 event in force at that moment (the latest one recorded at or before it, ties broken by
 id exactly as the planner breaks them). A decision `in_process` / `recently_hired` names the
-application that held them (job and outcome); "now" also names the one holding them today.
+application that held them (job and outcome); "now" also names the one holding them today,
+and a recruiter's active pause (`vivier pause`: until when, by whom, why).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, exists, select
 
 from vivier.gdpr.export import plain
 from vivier.gdpr.retention import last_active_contact, months_after
+from vivier.pauses import active_end
 from vivier.pipeline import extract
 from vivier.rules.cadences import STATUS_CADENCE, period_start
 from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationPauses, application_hold
@@ -84,6 +86,7 @@ class Explanation:
     periods: list[PeriodStory]
     former: bool = False  # an application ended: the former candidates' cadence unless chosen
     holding: dict[str, Any] | None = None  # the application holding them now: reason, job, outcome…
+    paused: dict[str, Any] | None = None  # a recruiter's active pause: until, by, reason, since
 
     def to_dict(self) -> dict[str, Any]:
         return dict(plain(asdict(self)))
@@ -121,6 +124,7 @@ def explain(
         periods=period_stories(conn, candidate_id, log, cadence, period_key),
         former=former,
         holding=None if erased or pauses is None else holding_now(conn, candidate_id, pauses, now),
+        paused=None if erased else paused_now(conn, candidate_id, now),
     )
 
 
@@ -143,6 +147,16 @@ def holding_now(
     return {"reason": str(hold.reason), "job": hold.application.job_ref,
             "outcome": hold.application.outcome, "since": hold.application.decided_at,
             "until": hold.until}
+
+
+def paused_now(conn: Connection, candidate_id: int, now: datetime | None = None) -> dict[str, Any] | None:
+    """The recruiter's pause in force now (`vivier pause`), as the planner sees it."""
+    latest = extract.latest_pause_events(conn, candidate_id - 1, candidate_id).get(candidate_id)
+    if latest is None or active_end(latest.kind, latest.details, now or utcnow()) is None:
+        return None
+    details = latest.details
+    return {"until": details.get("until"), "ends_at": details.get("ends_at"),
+            "by": details.get("by"), "reason": details.get("reason"), "since": latest.occurred_at}
 
 
 def consent_log(conn: Connection, candidate_id: int) -> list[ConsentEvent]:

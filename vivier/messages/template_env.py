@@ -88,6 +88,9 @@ class MessageEnvironment(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+PARTIALS = "_partials/"  # blocks written once and included by message bodies (the opening card)
+
+
 class TemplateLoader(FileSystemLoader):
     """Reads templates; HTML files get their CSS inlined into the source when asked."""
 
@@ -104,8 +107,17 @@ class TemplateLoader(FileSystemLoader):
         source, filename, uptodate = super().get_source(environment, name)
         if self.inline_at_compile and name.endswith(".html"):
             css = self._parent_css(environment, name, source)
+            if name.startswith(PARTIALS):  # included, not extending: styled like the layouts
+                css += "\n" + self._layout_css()
             source = inline_css_in_source(source, css, name)
         return source, filename, uptodate
+
+    def _layout_css(self) -> str:
+        """The `<style>` rules of every language's message layout (`_layout/*/layout.html`)."""
+        rules = []
+        for path in sorted(Path(self.searchpath[0]).glob("_layout/*/layout.html")):
+            rules += re.findall(r"<style[^>]*>(.*?)</style>", path.read_text(encoding="utf-8"), re.S | re.I)
+        return "\n".join(rules)
 
     def _parent_css(self, environment: Environment, name: str, source: str) -> str:
         """The `<style>` rules of the templates this one extends or includes."""

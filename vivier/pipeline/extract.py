@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, case, cast, exists, func, literal, or_, select
 
 from vivier.imports.applications import SOURCE as ATS_SOURCE
+from vivier.pauses import PAUSED, RESUMED, active_end
 from vivier.rules.cadences import STATUS_CADENCE
 from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationFact
 from vivier.store.schema import (
@@ -123,6 +124,34 @@ def recent_replies(conn: Connection, lo: int, hi: int, since: datetime) -> dict[
         .group_by(Interaction.candidate_id)
     )
     return {row.candidate_id: row.at for row in conn.execute(query)}
+
+
+def latest_pause_events(conn: Connection, lo: int, hi: int) -> dict[int, Any]:
+    """The latest `paused` or `resumed` interaction per candidate in `(lo, hi]`."""
+    ranked = (
+        select(
+            Interaction.candidate_id, Interaction.kind, Interaction.details, Interaction.occurred_at,
+            func.row_number().over(
+                partition_by=Interaction.candidate_id,
+                order_by=(Interaction.occurred_at.desc(), Interaction.id.desc()),
+            ).label("rank"),
+        )
+        .where(Interaction.candidate_id > lo, Interaction.candidate_id <= hi,
+               Interaction.kind.in_((PAUSED, RESUMED)))
+        .subquery()
+    )
+    query = select(ranked.c.candidate_id, ranked.c.kind, ranked.c.details,
+                   ranked.c.occurred_at).where(ranked.c.rank == 1)
+    return {row.candidate_id: row for row in conn.execute(query)}
+
+
+def active_pauses(conn: Connection, lo: int, hi: int, now: datetime) -> dict[int, datetime]:
+    """When each active pause of the candidates in `(lo, hi]` ends (a recruiter's `vivier pause`)."""
+    found = {}
+    for candidate_id, row in latest_pause_events(conn, lo, hi).items():
+        if (ends_at := active_end(row.kind, row.details, now)) is not None:
+            found[candidate_id] = ends_at
+    return found
 
 
 def applications(conn: Connection, lo: int, hi: int) -> dict[int, list[ApplicationFact]]:

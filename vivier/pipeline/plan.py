@@ -84,6 +84,7 @@ class BatchFacts:
     suppressed: set[str]
     replies: dict[int, datetime]
     applications: dict[int, list[ApplicationFact]] = field(default_factory=dict)
+    pauses: dict[int, datetime] = field(default_factory=dict)  # candidate id -> active pause's end
 
 
 @dataclass
@@ -128,6 +129,7 @@ def read_facts(
         replies = extract.recent_replies(
             conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days))
         applications = extract.applications(conn, lo, hi)
+        pauses = extract.active_pauses(conn, lo, hi, now)
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
@@ -139,7 +141,7 @@ def read_facts(
     for row in rows:
         first = holders.get((row["email"] or "").lower())
         row["duplicate_of"] = first if first is not None and first != row["id"] else None
-    return BatchFacts(rows, consents, ledger, hashes, set(suppressed), replies, applications)
+    return BatchFacts(rows, consents, ledger, hashes, set(suppressed), replies, applications, pauses)
 
 
 def decide(
@@ -222,6 +224,7 @@ def _candidate_facts(
         held_out=audience.holdout and held_out(
             candidate_id, spec.cadence, spec.period_key, tools.segments.holdout(row["segment"])),
         applications=tuple(facts.applications.get(candidate_id, ())),
+        paused_until=facts.pauses.get(candidate_id),
     )
 
 

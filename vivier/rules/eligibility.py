@@ -24,6 +24,7 @@ class Reason(StrEnum):
     already_sent = "already_sent"
     in_doubt = "in_doubt"
     in_flight = "in_flight"
+    paused = "paused"
     in_process = "in_process"
     recently_hired = "recently_hired"
     recent_reply = "recent_reply"
@@ -119,6 +120,7 @@ class CandidateFacts:
     last_reply_at: datetime | None = None  # a reply hands the candidate to a recruiter for a while
     held_out: bool = False  # in this period's holdout group: measured, never messaged
     applications: tuple[ApplicationFact, ...] = ()  # from the ATS: in process, hired, rejected…
+    paused_until: datetime | None = None  # a recruiter's `vivier pause`, active until then
 
 
 _CONSENT_REASON = {
@@ -150,6 +152,8 @@ def exclusion(
         return _CONSENT_REASON.get(facts.consent, Reason.no_consent)
     if facts.ledger_status in _LEDGER_REASON:
         return _LEDGER_REASON[facts.ledger_status]
+    if facts.paused_until is not None and now < facts.paused_until:
+        return Reason.paused
     if pauses is not None and (hold := application_hold(facts.applications, now, pauses)):
         return hold.reason
     if facts.last_reply_at is not None and now - facts.last_reply_at < reply_pause:
