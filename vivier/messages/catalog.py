@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, or_, select
 
+from vivier.rules.contact import language_of
 from vivier.rules.vocabulary import REGIONS, REMOTE
 from vivier.store.schema import Content, Job
 
@@ -29,14 +30,35 @@ class Catalog:
     jobs_by_expertise: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     content_by_language: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
-    def openings_for(self, expertise: str | None, places: set[str]) -> list[dict[str, Any]]:
-        """Up to five recent jobs in the candidate's expertise where they search (or remote)."""
+    def openings_for(
+        self, expertise: str | None, places: set[str], language: str | None = None,
+        shown: frozenset[int] = frozenset(),
+    ) -> list[dict[str, Any]]:
+        """Up to five recent jobs in the candidate's expertise, where they search (or remote),
+        in a language they read (`language`, when given), and not already sent to them."""
         jobs = self.jobs_by_expertise.get((expertise or "").casefold(), [])
         wanted = reachable(places)
-        return [_public(job) for job in jobs if _fits(job, wanted)][:MAX_OPENINGS]
+        return [_public(job) for job in jobs
+                if _fits(job, wanted) and _reads(job, language) and job.get("id") not in shown
+                ][:MAX_OPENINGS]
 
-    def content_for(self, language: str) -> dict[str, list[dict[str, Any]]]:
-        return self.content_by_language.get(language) or {key: [] for key in CONTENT_KEYS.values()}
+    def is_empty(self) -> bool:
+        """No opening and no content item at all on the reference date (no feed is loaded)."""
+        return not any(self.jobs_by_expertise.values()) and not any(
+            items for by_kind in self.content_by_language.values() for items in by_kind.values())
+
+    def content_for(
+        self, language: str, fields: set[str] | None = None, shown: frozenset[int] = frozenset(),
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Up to three items per kind in `language`, for the candidate's field, not yet sent to them.
+
+        `fields`: the candidate's expertise and segment, casefolded; an item tagged with none of
+        them is for another field (untagged items are for everyone). None: any field.
+        """
+        by_kind = self.content_by_language.get(language, {})
+        return {key: [item for item in by_kind.get(key, [])
+                      if item.get("id") not in shown and _for_field(item, fields)][:MAX_ITEMS]
+                for key in CONTENT_KEYS.values()}
 
 
 def reachable(places: set[str]) -> set[str]:
@@ -56,9 +78,23 @@ def _fits(job: dict[str, Any], wanted: set[str]) -> bool:
     return job.get("remote") == "remote" or job["location"].casefold() in wanted
 
 
+def _reads(job: dict[str, Any], language: str | None) -> bool:
+    """The opening is in a language the candidate reads (its feed's languages, else its locale)."""
+    if language is None:
+        return True
+    languages = job.get("languages") or ([job["locale"]] if job.get("locale") else [])
+    return not languages or language in {language_of(value) for value in languages}
+
+
+def _for_field(item: dict[str, Any], fields: set[str] | None) -> bool:
+    tags = {tag.casefold() for tag in item.get("tags") or ()}
+    return fields is None or not tags or bool(tags & fields)
+
+
 def _public(job: dict[str, Any]) -> dict[str, Any]:
     shown = {key: job[key] for key in ("title", "company", "location", "url")}
-    return {**shown, "remote": job.get("remote"), "languages": job.get("languages") or []}
+    return {**shown, "id": job.get("id"), "remote": job.get("remote"),
+            "languages": job.get("languages") or []}
 
 
 def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
@@ -68,8 +104,8 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
     """
     moment = datetime.combine(as_of, time(23, 59, 59), zone)
     jobs = conn.execute(
-        select(Job.title, Job.company, Job.location, Job.remote, Job.languages, Job.expertise,
-               Job.url)
+        select(Job.id, Job.title, Job.company, Job.location, Job.remote, Job.languages,
+               Job.locale, Job.expertise, Job.url)
         .where(Job.status == "open",
                Job.published_at <= moment, Job.published_at > moment - JOB_FRESHNESS,
                or_(Job.closes_at.is_(None), Job.closes_at > moment))
@@ -82,7 +118,7 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
         by_expertise[(row["expertise"] or "").casefold()].append(row)
 
     items = conn.execute(
-        select(Content.kind, Content.locale, Content.title, Content.summary, Content.url,
+        select(Content.id, Content.kind, Content.locale, Content.title, Content.summary, Content.url,
                Content.event_at, Content.event_zone, Content.place, Content.tags)
         .where(Content.published_at <= moment,
                Content.published_at > moment - CONTENT_FRESHNESS,
@@ -92,12 +128,11 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
         .order_by(Content.published_at.desc(), Content.id)
     )
     by_language: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for item in items:
-        language = (item.locale or "en")[:2].lower()
-        lists = by_language.setdefault(language, {key: [] for key in CONTENT_KEYS.values()})
-        bucket = lists[CONTENT_KEYS[item.kind]]
-        if len(bucket) < MAX_ITEMS:
-            bucket.append({"title": item.title, "summary": item.summary or "", "url": item.url,
-                           "event_at": item.event_at, "event_zone": item.event_zone,
-                           "place": item.place, "tags": item.tags or []})
+    for item in items:  # every item: what a candidate was already sent is left out later
+        lists = by_language.setdefault(language_of(item.locale) or "en",
+                                       {key: [] for key in CONTENT_KEYS.values()})
+        lists[CONTENT_KEYS[item.kind]].append({
+            "id": item.id, "title": item.title, "summary": item.summary or "", "url": item.url,
+            "event_at": item.event_at, "event_zone": item.event_zone, "place": item.place,
+            "tags": item.tags or []})
     return Catalog(dict(by_expertise), by_language)

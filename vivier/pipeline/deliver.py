@@ -12,13 +12,14 @@ from vivier.ledger.states import SendState
 from vivier.messages.context import Period, outgoing, render_context, sender_domain
 from vivier.messages.mime import HeaderInjection, build_mime, message_id_for
 from vivier.messages.rendering import TemplateProblem
+from vivier.messages.shown import NOTHING_SHOWN, items_of, send_item_rows, shown_to
 from vivier.pipeline import extract, guardrails
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec
 from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
-from vivier.store.schema import Candidate, Interaction, utcnow
+from vivier.store.schema import Candidate, Interaction, SendItem, utcnow
 from vivier.store.sql import add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession
 
@@ -40,6 +41,9 @@ def deliver_batch(
         cursor = chunk[-1].candidate_id  # rows a concurrent run took are not read again
         with engine.connect() as conn:
             candidates = extract.read_candidates(conn, [row.candidate_id for row in chunk])
+            shown = shown_to(conn, candidates)  # what earlier messages showed: never again
+        for candidate_id, candidate in candidates.items():
+            candidate["shown"] = shown.get(candidate_id, NOTHING_SHOWN)
         results = _send_chunk(resources, spec, chunk, candidates, session, tally)
         chunks += 1
         bounced = any(result.outcome is Outcome.hard_bounce for _, result, _ in results)
@@ -108,7 +112,9 @@ def _send_one(
         # Erased between claim and send: never write to what is left of them.
         return claim, SendResult(claim.send_id, Outcome.failed, "candidate erased before sending"), None
     try:
-        context = render_context(candidate, tools.catalog, settings, period, spec.as_of)
+        context = render_context({**candidate, "segment": claim.segment}, tools.catalog, settings,
+                                 period, spec.as_of, candidate["shown"])
+        candidate["showing"] = items_of(context)  # recorded as shown once it is sent
         rendered = tools.renderer.render(claim.template, candidate["locale"] or "", context)
     except TemplateProblem as problem:
         return claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None
@@ -144,7 +150,7 @@ def _record(
     if not results:
         return
     now = utcnow()
-    updates, interactions, contacted, bounced = [], [], [], []
+    updates, interactions, contacted, bounced, items = [], [], [], [], []
     for claim, result, message_id in results:
         status = _STATUS[result.outcome]
         tally.stages[result.outcome.value] += 1
@@ -159,6 +165,7 @@ def _record(
                 "flow_run_id": spec.flow_run_id, "occurred_at": now}
         if result.outcome is Outcome.sent:
             contacted.append({"cid": claim.candidate_id})
+            items += send_item_rows(claim.send_id, candidates[claim.candidate_id].get("showing", ()))
             interactions.append({**base, "kind": "message_sent",
                                  "details": {"segment": claim.segment, "template": claim.template}})
         elif result.outcome is Outcome.hard_bounce:
@@ -170,6 +177,8 @@ def _record(
     ledger_moves.record(conn, updates)
     if interactions:
         conn.execute(insert(Interaction), interactions)
+    if items:
+        conn.execute(insert(SendItem), items)
     if contacted:
         people = cast(Table, Candidate.__table__)
         conn.execute(

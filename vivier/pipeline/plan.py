@@ -17,13 +17,21 @@ from sqlalchemy import Connection, Engine, insert
 
 from vivier.ledger import moves as ledger_moves
 from vivier.ledger.states import SendState
-from vivier.messages.context import Period, outgoing, render_context
+from vivier.messages.context import (
+    Period,
+    carries_nothing_new,
+    is_check_in,
+    outgoing,
+    render_context,
+)
 from vivier.messages.mime import build_mime
 from vivier.messages.rendering import TemplateProblem
+from vivier.messages.shown import NOTHING_SHOWN, shown_in_range
 from vivier.pipeline import extract
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
+from vivier.rules.cadences import CADENCES
 from vivier.rules.eligibility import (
     ApplicationFact,
     ApplicationPauses,
@@ -129,11 +137,13 @@ def read_facts(
         replies = extract.recent_replies(
             conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days))
         applications = extract.applications(conn, lo, hi)
+        shown = shown_in_range(conn, lo, hi)  # what earlier messages showed: never again
         pauses = extract.active_pauses(conn, lo, hi, now)
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
         row["segment"] = resources.segments.assign(row)
+        row["shown"] = shown.get(row["id"], NOTHING_SHOWN)
     if spec.segments:
         chosen = [row for row in rows if row["segment"] in spec.segments]
         tally.stages["outside_segments"] += len(rows) - len(chosen)
@@ -174,9 +184,12 @@ def decide(
                 hold = application_hold(candidate.applications, now, application_pauses(settings))
                 detail = hold.describe() if hold else ""
         if reason is None:
+            context = render_context(row, tools.catalog, settings, period, spec.as_of, row["shown"])
+            if carries_nothing_new(context) and not _sends_when_empty(tools, segment, spec.cadence):
+                reason = Reason.nothing_new  # nothing new, nothing sent
+        if reason is None:
             template = audience.template(tools, segment, spec.cadence)
             try:
-                context = render_context(row, tools.catalog, settings, period, spec.as_of)
                 rendered = tools.renderer.render(template, row["locale"] or "", context)
             except TemplateProblem as problem:
                 reason, detail = Reason.render_error, str(problem)
@@ -195,6 +208,14 @@ def decide(
             _exclude(plan, spec, candidate_id, segment, str(reason), detail, now)
     tally.stages["invalid"] += tally.reasons[Reason.invalid_data.value]
     tally.stages["planned"] += len(plan.pending)
+
+
+def _sends_when_empty(tools: RunTools, segment: str, cadence: str) -> bool:
+    """Surveys, check-ins (the quarterly) and segments with `send_when_empty` go out regardless;
+    so does every message of a run whose catalog is empty (a team that loads no feeds)."""
+    if cadence not in CADENCES or is_check_in(cadence) or tools.catalog.is_empty():
+        return True
+    return any(each.send_when_empty for each in tools.segments.segments if each.name == segment)
 
 
 def _ledger_status(held: Any, stale_before: datetime, gone_stale: list[int]) -> str | None:

@@ -30,6 +30,7 @@ class Reason(StrEnum):
     recent_reply = "recent_reply"
     recently_contacted = "recently_contacted"
     holdout = "holdout"
+    nothing_new = "nothing_new"  # the message would carry no opening or content not sent before
     render_error = "render_error"
 
 

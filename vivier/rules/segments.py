@@ -50,6 +50,8 @@ class Segment(BaseModel):
     match: SegmentFilter = Field(default_factory=SegmentFilter)
     templates: dict[str, str] = Field(default_factory=dict, description="cadence -> template")
     holdout: float = Field(0.0, ge=0, le=0.5, description="share held out of each period's message")
+    send_when_empty: bool = Field(
+        False, description="sent even when the message carries no new opening or content")
 
     @field_validator("name")
     @classmethod

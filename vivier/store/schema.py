@@ -295,6 +295,17 @@ class Interaction(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class SendItem(Base):
+    """What a sent message showed: one row per opening or content item, so none is shown twice."""
+
+    __tablename__ = "send_items"
+    __table_args__ = (_one_of("kind", ("job", "content")),)
+
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # job | content
+    item_id: Mapped[int] = mapped_column(Id, primary_key=True)  # jobs.id or content.id
+
+
 class Application(Base):
     """An application from the ATS: one row per candidate and job, its outcome kept current."""
 
