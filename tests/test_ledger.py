@@ -194,7 +194,7 @@ def _writes_to_sends(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id in {"insert", "update", "delete"} and node.args and \
-                ast.unparse(node.args[0]).startswith("Send"):
+                ast.unparse(node.args[0]).split(".")[0] == "Send":  # not SendItem
             found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
         if isinstance(node, ast.Attribute) and node.attr == "__table__" and \
                 ast.unparse(node.value) == "Send":
