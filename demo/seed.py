@@ -429,6 +429,21 @@ def jobs_feed(jobs: list[Row], anchor: datetime) -> list[dict[str, str]]:
     return rows
 
 
+# Whom each piece is for, as an editor tags it (segments); untagged pieces go to everyone.
+CONTENT_TAGS = {
+    "Le marché de l'emploi RH en 2026": "hr-france;hr-canada",
+    "Travailler au Québec : ce qui change pour les profils RH": "hr-canada",
+    "What hiring managers look for in a data engineer": "tech",
+    "Moving to Canada as an HR professional": "hr-canada",
+    "Afterwork recrutement tech à Paris": "tech",
+    "Virtual job fair: HR careers in Canada": "hr-canada",
+    "Data careers meetup in London": "tech",
+    "De la paie à la DRH en quatre ans": "hr-france;hr-canada",
+    "Reconversion réussie vers la data": "tech",
+    "From Lyon to Montréal: an HR move": "hr-canada",
+}
+
+
 def content_feed(items: list[Row]) -> list[dict[str, str]]:
     """The content as the team's content feed has it: feed ids, kinds, events with their zone."""
     rows = []
@@ -437,7 +452,8 @@ def content_feed(items: list[Row]) -> list[dict[str, str]]:
                "kind": "story" if item["kind"] == "success_story" else item["kind"],
                "language": item["locale"], "title": item["title"], "summary": item["summary"],
                "url": item["url"], "published_at": item["published_at"].isoformat(),
-               "tags": "", "expires_at": "", "starts_at": "", "timezone": "", "place": ""}
+               "tags": CONTENT_TAGS.get(item["title"], ""), "expires_at": "", "starts_at": "",
+               "timezone": "", "place": ""}
         if item["event_at"] is not None:
             local = item["event_at"].astimezone(ZoneInfo(EVENT_ZONES[item["locale"]]))
             online = any(word in item["title"] for word in ("Webinaire", "Virtual", "visio"))
