@@ -55,3 +55,17 @@ def test_a_segment_that_takes_nobody_is_noted_in_the_summary(engine, resources) 
     idle = [note for note in summary.notes if note.startswith("**Segments:**")]
     assert idle and "`hr-canada`" in idle[0] and "vivier segments check" in idle[0]
     assert "`default`" not in idle[0]
+
+
+def test_the_run_tells_how_many_messages_carried_openings_and_content(engine, resources) -> None:
+    from datetime import UTC, datetime
+
+    from vivier.messages.shown import carried
+
+    builders.openings(engine, datetime.now(UTC))  # Lyon data openings in French, and a tip
+    builders.candidate(engine)  # French, Lyon, data: both fit
+    builders.candidate(engine, locale="en")  # English: no French opening, the tip is French too
+    summary = run_period(resources, "weekly", today_in(resources.settings.zone))
+    with engine.connect() as conn:
+        assert carried(conn, summary.run_id) == {"openings": 1, "content": 1}
+    assert summary.tally.stages["sent"] + summary.tally.reasons["nothing_new"] == 2

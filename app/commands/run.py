@@ -98,6 +98,7 @@ def demo(
 ) -> None:
     """Set up the embedded default (SQLite + Maildir), seed demo data, run the three cadences."""
     from demo.seed import seed_demo
+    from vivier.messages.shown import carried
 
     os.environ["VIVIER_ENV"] = "demo"  # the demo key signs the demo's links; nothing else may
     from vivier.settings import get_settings
@@ -115,7 +116,14 @@ def demo(
     console.print("The demo runs every cadence for today's period, forcing those past their "
                   "lateness limit (scheduled deployments run on time and never need it).")
     for cadence in CadenceName:
-        show(run_cadence(cadence, None, force=True))
+        summary = run_cadence(cadence, None, force=True)
+        show(summary)
+        with eng.connect() as conn:
+            with_items = carried(conn, summary["run_id"])
+        console.print(f"{cadence.value}: of {summary['stages'].get('sent', 0):,} messages sent, "
+                      f"{with_items['openings']:,} carried openings and {with_items['content']:,} "
+                      f"content; {summary['reasons'].get('nothing_new', 0):,} candidates had "
+                      "nothing new (not messaged)")
     outbox = Path(settings.maildir_path)
     sample = next(iter(sorted((outbox / "new").glob("*"))), None)
     from app.commands.report import demo_report

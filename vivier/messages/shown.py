@@ -59,3 +59,15 @@ def send_item_rows(send_id: int, items: Iterable[tuple[str, int]]) -> list[dict[
     """Rows of `send_items` for one sent message."""
     return [{"send_id": send_id, "kind": kind, "item_id": item_id}
             for kind, item_id in dict.fromkeys(items)]
+
+
+def carried(conn: Connection, run_id: int) -> dict[str, int]:
+    """How many of a run's sent messages carried at least one opening, and at least one content item."""
+    from sqlalchemy import func
+
+    rows = conn.execute(
+        select(SendItem.kind, func.count(func.distinct(SendItem.send_id)))
+        .join(Send, Send.id == SendItem.send_id)
+        .where(Send.run_id == run_id, Send.status == SendState.sent).group_by(SendItem.kind))
+    found = dict(rows.all())
+    return {"openings": int(found.get("job", 0)), "content": int(found.get("content", 0))}
