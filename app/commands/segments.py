@@ -58,8 +58,8 @@ def check(
             table.add_row(count.name, f"{count.taken:,}", "—" if is_default else f"{count.matched:,}",
                           "—" if is_default else f"{count.shadowed:,}", escape(by))
         console.print(table)
-        for problem in problems:
-            err_console.print(f"[red]{escape(problem)}[/red]")
+        for found in problems:
+            err_console.print(f"[red]{escape(found)}[/red]")
         if not problems:
             console.print("[green]every segment takes someone and every value matches a candidate[/green]")
     if problems:

@@ -291,8 +291,8 @@ def run_period(
                 with resources.transport.open() as session:
                     collect_deliveries(tally, _each_batch(resources, spec, bounds, session))
                 check_failed_share(resources, spec, tally)
-            except RunStopped as stopped:
-                summary.notes = stopped.notes
+            except RunStopped as failed:
+                summary.notes = failed.notes
                 raise
             except Exception as problem:
                 stopped = delivery_stopped(spec, tally, problem)
