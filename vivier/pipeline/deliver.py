@@ -16,9 +16,10 @@ from vivier.messages.shown import NOTHING_SHOWN, items_of, send_item_rows, shown
 from vivier.pipeline import extract, guardrails
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import Resources
-from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
+from vivier.settings import Settings
 from vivier.store.schema import Candidate, Interaction, SendItem, utcnow
 from vivier.store.sql import add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession
@@ -66,6 +67,8 @@ def _send_chunk(
     """
     engine, size = resources.engine, resources.settings.send_window
     domain = sender_domain(resources.settings)
+    tools = resources.tools(spec)  # once per chunk, not per message
+    period = Period(spec.cadence, spec.period_key, spec.period_start)
     every: list[Result] = []
     unrecorded: list[Result] = []
     for start in range(0, len(chunk), size):
@@ -77,8 +80,8 @@ def _send_chunk(
         unrecorded = []
         try:
             for claim in claims:
-                unrecorded.append(_send_one(resources, spec, claim, candidates[claim.candidate_id],
-                                            session))
+                unrecorded.append(_send_one(resources.settings, tools, spec, period, claim,
+                                            candidates[claim.candidate_id], session))
         except BaseException:
             # Whatever stopped the window (transport gone, a setting no message can be built with,
             # a bug): record what was attempted and hand the rest back, never leave it `sending`.
@@ -102,12 +105,10 @@ def _message_id(spec: RunSpec, candidate_id: int, domain: str) -> str | None:
 
 
 def _send_one(
-    resources: Resources, spec: RunSpec, claim: Claim, candidate: dict[str, Any],
-    session: TransportSession,
+    settings: Settings, tools: RunTools, spec: RunSpec, period: Period, claim: Claim,
+    candidate: dict[str, Any], session: TransportSession,
 ) -> Result:
     """Render, build and hand over one claimed message; a problem of its own fails it alone."""
-    settings, tools = resources.settings, resources.tools(spec)
-    period = Period(spec.cadence, spec.period_key, spec.period_start)
     if candidate["erased_at"] is not None or not candidate["email"]:
         # Erased between claim and send: never write to what is left of them.
         return claim, SendResult(claim.send_id, Outcome.failed, "candidate erased before sending"), None
