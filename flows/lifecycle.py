@@ -43,62 +43,37 @@ def with_retries(task: Task[Any, Any]) -> Task[Any, Any]:
 def run_lifecycle(
     spec: RunSpec, bounds: list[tuple[int, int]], plan_task: Task[Any, Any], label: str | None = None,
 ) -> dict[str, Any]:
-    """Plan every batch (a window at a time), gate, deliver (a window at a time) and publish."""
+    """The run's lifecycle (`vivier.pipeline.run.carry_out`) with its batches as Prefect tasks,
+    a window at a time, then the summary published; a stop is published by the failure hook."""
     settings = current().settings
     summary = steps.new_summary(spec, label)
     started = time.monotonic()
     key = str(spec.flow_run_id)
     with _open_lock:
         _open.setdefault(key, []).append((summary, started))
-    tally = summary.tally
-    try:
-        steps.preflight(current(), spec)  # keys and headers: before any row is written
-    except steps.RunStopped as refused:
-        summary.notes = refused.notes
-        raise
-    planning = _progress(spec, "planning", "Share of the pool's batches planned")
-    try:
-        for done, future in enumerate(Window(partial(with_retries(plan_task).submit, spec), bounds,
-                                             settings.plan_concurrency), start=1):
-            tally.add(Tally.from_dict(future.result()))
-            update_progress_artifact(planning, 100.0 * done / len(bounds))  # type: ignore[arg-type]
-    except Exception:
-        release_plan(spec)  # a half-made plan must not be delivered by anyone
-        raise
-    get_run_logger().info("%s %s: planned %d of %d candidates", summary.cadence, spec.period_key,
-                          tally.stages["planned"], tally.stages["extracted"])
-    for note in steps.segment_notes(current(), spec, tally):
-        summary.notes.append(note)
-        get_run_logger().warning(note.replace("**", "").replace("`", ""))
-    try:
-        gate(spec, tally)
-    except Exception as problem:
-        summary.notes = [f"**Stopped before sending:** {problem}"]
-        raise
-    if not spec.dry_run and tally.stages["planned"]:
-        try:
-            steps.check_transport(current(), spec, tally)  # before the first claim
-        except steps.RunStopped as refused:
-            summary.notes = refused.notes
-            raise
-        try:
-            steps.collect_deliveries(tally, _deliver(spec, bounds, settings.smtp_connections,
-                                                     tally.stages["planned"]))
-        except Exception as problem:
-            stopped = steps.delivery_stopped(spec, tally, problem)
-            summary.notes = stopped.notes
-            raise stopped from problem
-        try:
-            steps.check_failed_share(current(), spec, tally)  # green means sent
-        except steps.RunStopped as failed:
-            summary.notes = failed.notes
-            raise
+    batches = steps.Batches(
+        plan=lambda chosen: _plan(spec, chosen, plan_task, settings.plan_concurrency),
+        deliver=lambda chosen, planned: _deliver(spec, chosen, settings.smtp_connections, planned),
+        gate=lambda tally: gate(spec, tally), withdraw=lambda: release_plan(spec),
+        log=get_run_logger())
+    steps.carry_out(current(), spec, summary, bounds, batches)
     steps.finish(summary, started)
     with _open_lock:
         _open[key].remove((summary, started))
     publish(summary)
-    get_run_logger().info("%s %s: %s", summary.cadence, spec.period_key, dict(tally.stages))
+    get_run_logger().info("%s %s: %s", summary.cadence, spec.period_key, dict(summary.tally.stages))
     return summary.to_dict()
+
+
+def _plan(
+    spec: RunSpec, bounds: list[tuple[int, int]], plan_task: Task[Any, Any], width: int,
+) -> Iterator[Tally]:
+    """Plan the batches, `width` at a time, with a progress artifact of its own."""
+    planning = _progress(spec, "planning", "Share of the pool's batches planned")
+    window = Window(partial(with_retries(plan_task).submit, spec), bounds, width)
+    for done, future in enumerate(window, start=1):
+        yield Tally.from_dict(future.result())
+        update_progress_artifact(planning, 100.0 * done / len(bounds))  # type: ignore[arg-type]
 
 
 def _deliver(

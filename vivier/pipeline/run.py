@@ -5,8 +5,10 @@ stopped run leaves. The Prefect flows run these steps as tasks (flows/lifecycle.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -25,6 +27,9 @@ from vivier.settings import SettingsError
 from vivier.store import files
 from vivier.store.schema import utcnow
 from vivier.transports import TransportRefused, TransportUnavailable
+
+log = logging.getLogger(__name__)
+Bound = tuple[int, int]  # a batch: candidates with lo < id <= hi
 
 
 class RunStopped(RuntimeError):
@@ -242,14 +247,61 @@ def finish(summary: RunSummary, started: float) -> RunSummary:
     return summary
 
 
+@dataclass(frozen=True)
+class Batches:
+    """How a run's batches are carried out: a plain loop here, Prefect task windows in flows/."""
+
+    plan: Callable[[list[Bound]], Iterable[Tally]]  # each planned batch's counts
+    deliver: Callable[[list[Bound], int], Iterable[Tally | BaseException]]  # (bounds, planned)
+    gate: Callable[[Tally], None]  # `gate` (withdraws the plan when it refuses)
+    withdraw: Callable[[], None]  # `withdraw`: drop the run's plan
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+
+def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: list[Bound],
+              batches: Batches) -> None:
+    """The one lifecycle of a run: preflight → plan → gate → transport check → deliver → failed
+    share. Every stop leaves its notes (why, and what to do) on `summary`, then raises."""
+    tally = summary.tally
+    try:
+        preflight(resources, spec)  # keys and headers: before any row is written
+        try:
+            for counts in batches.plan(bounds):
+                tally.add(counts)
+        except Exception:
+            batches.withdraw()  # a half-made plan must not be delivered by anyone
+            raise
+        batches.log.info("%s %s: planned %d of %d candidates", summary.cadence, spec.period_key,
+                         tally.stages["planned"], tally.stages["extracted"])
+        for note in segment_notes(resources, spec, tally):
+            summary.notes.append(note)
+            batches.log.warning(note.replace("**", "").replace("`", ""))
+        try:
+            batches.gate(tally)
+        except Exception as problem:  # the gate's own error goes on, as callers know it
+            summary.notes = [f"**Stopped before sending:** {problem}"]
+            raise
+        if spec.dry_run or not tally.stages["planned"]:
+            return
+        check_transport(resources, spec, tally)  # before the first claim
+        try:
+            collect_deliveries(tally, batches.deliver(bounds, tally.stages["planned"]))
+        except Exception as problem:
+            raise delivery_stopped(spec, tally, problem) from problem
+        check_failed_share(resources, spec, tally)  # green means sent
+    except RunStopped as stopped:
+        summary.notes = stopped.notes
+        raise
+
+
 def run_period(
     resources: Resources, cadence: str, day: date, *, dry_run: bool = False,
     segments: Sequence[str] | None = None, limit: int | None = None, force: bool = False,
 ) -> RunSummary:
-    """A whole cadence run, without Prefect: the same steps as the `nurture` flow, in one loop.
+    """A whole cadence run, without Prefect: `carry_out` with its batches in a plain loop.
 
-    Raises what the flow would (the gate's error, or `RunStopped` with the summary's notes when
-    delivery stopped); the summary is stored with the run either way.
+    Raises what the flow would (the gate's error, or `RunStopped` with the summary's notes);
+    the summary is stored with the run either way.
     """
     started = time.monotonic()
     settings = resources.settings
@@ -260,44 +312,19 @@ def run_period(
     spec = open_spec(resources, cadence, key, period_start(cadence, key), day, dry_run,
                      segments=segments)
     summary = new_summary(spec)
-    tally = summary.tally
+
+    def deliver_here(bounds: list[Bound], planned: int) -> Iterator[Tally | BaseException]:
+        with resources.transport.open() as session:
+            yield from _each_batch(resources, spec, bounds, session)
+
+    batches = Batches(
+        plan=lambda bounds: (plan.plan_batch(resources, spec, lo, hi) for lo, hi in bounds),
+        deliver=deliver_here, gate=lambda tally: gate(resources, spec, tally),
+        withdraw=lambda: withdraw(resources, spec), log=log)
     try:
-        try:
-            preflight(resources, spec)
-        except RunStopped as refused:
-            summary.notes = refused.notes
-            raise
         with resources.engine.connect() as conn:
             bounds = extract.batch_bounds(conn, cadence, settings.batch_size, limit)
-        try:
-            for lo, hi in bounds:
-                tally.add(plan.plan_batch(resources, spec, lo, hi))
-        except Exception:
-            withdraw(resources, spec)
-            raise
-        summary.notes += segment_notes(resources, spec, tally)
-        try:
-            gate(resources, spec, tally)
-        except Exception as problem:
-            summary.notes = [f"**Stopped before sending:** {problem}"]
-            raise
-        if not dry_run and tally.stages["planned"]:
-            try:
-                check_transport(resources, spec, tally)
-            except RunStopped as refused:
-                summary.notes = refused.notes
-                raise
-            try:
-                with resources.transport.open() as session:
-                    collect_deliveries(tally, _each_batch(resources, spec, bounds, session))
-                check_failed_share(resources, spec, tally)
-            except RunStopped as failed:
-                summary.notes = failed.notes
-                raise
-            except Exception as problem:
-                stopped = delivery_stopped(spec, tally, problem)
-                summary.notes = stopped.notes
-                raise stopped from problem
+        carry_out(resources, spec, summary, bounds, batches)
     except Exception as problem:
         summary.outcome = "failed"
         summary.notes = summary.notes or [f"**Stopped:** {problem}"]
