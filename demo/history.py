@@ -192,14 +192,16 @@ class _PeriodWriter:
             if reason:
                 decisions.append({"run_id": run_id, "candidate_id": row["id"], "cadence": self.cadence,
                                   "period_key": self.key, "segment": row["segment"], "reason": reason,
-                                  "dry_run": False, "decided_at": started})
+                                  "dry_run": False, "decided_at": started,
+                                  "privileged": bool(row["privileged"])})
                 continue
             at = self.sent_at + timedelta(seconds=2 * order)
             sends.append({"candidate_id": row["id"], "cadence": self.cadence, "period_key": self.key,
                           "run_id": run_id, "segment": row["segment"],
                           "template": self.segments.template(row["segment"], self.cadence),
                           "message_id": message_id_for(self.cadence, self.key, row["id"], self.domain),
-                          "attempts": 1, "created_at": started, "claimed_at": at, "sent_at": at})
+                          "attempts": 1, "created_at": started, "claimed_at": at, "sent_at": at,
+                          "privileged": bool(row["privileged"])})
         bulk_insert(self.conn, cast(Table, Decision.__table__), decisions)
         ledger_moves.record_history(self.conn, sends)
         ids = dict(self.conn.execute(select(Send.candidate_id, Send.id).where(

@@ -82,6 +82,14 @@ PREFERENCES = cast(Table, Preference.__table__)
 SUPPRESSIONS = cast(Table, Suppression.__table__)
 REMOTE_POLICIES = ("onsite", "hybrid", "hybrid", "onsite")  # by opening number: no extra draw
 EVENT_ZONES = {"fr": "Europe/Paris", "en": "America/Toronto"}
+# The owner recruiters of the demo pool, by Faker locale (the ATS's `owner` and `owner_name`).
+OWNERS = {
+    "fr_FR": (("Camille Martin", "camille.martin@vivier.example"),
+              ("Julien Lefèvre", "julien.lefevre@vivier.example")),
+    "en_GB": (("Hannah Clarke", "hannah.clarke@vivier.example"),),
+    "en_CA": (("Sarah Tremblay", "sarah.tremblay@vivier.example"),
+              ("Marc Gagnon", "marc.gagnon@vivier.example")),
+}
 
 
 @dataclass
@@ -236,6 +244,8 @@ def plan_candidate(
                  else _ago(rng, anchor, 7, 200) if contact < 0.35 else None)
     created = (last_applied or _ago(rng, anchor, 30, 700)) - timedelta(days=int(rng.random() * 30))
     email = f"{_ascii(first)}.{_ascii(last)}{number}@{_one(rng, EMAIL_DOMAINS)}"
+    # From the number, not a draw: every other demo value stays as it was. One in ten has none.
+    owner = None if number % 10 == 0 else OWNERS[faker_locale][number % len(OWNERS[faker_locale])]
     row: Row = {
         "external_id": f"DEMO-{number:06d}", "email": email, "first_name": first,
         "last_name": last, "locale": locale, "city": city,
@@ -243,6 +253,7 @@ def plan_candidate(
         "tags": sorted({_one(rng, TAGS) for _ in range(int(rng.random() * 4))}), "status": status,
         "last_applied_at": last_applied, "last_contacted_at": contacted,
         "created_at": created, "updated_at": created, "erased_at": None,
+        "owner_name": owner[0] if owner else None, "owner_email": owner[1] if owner else None,
     }
     messy = rng.random() < 0.02
     if messy:
@@ -364,7 +375,7 @@ def _slug(text: str) -> str:
 def plan_jobs(seed: int, anchor: datetime, count: int = 60) -> list[Row]:
     """Openings published over the last 40 days, a few already closed."""
     rng = random.Random(f"{seed}-jobs")
-    companies = ("Vivier Conseil", "Atelier Nord", "Maple & Co", "Lumen Santé", "Quai 9 Logistique")
+    companies = ("Vivier Conseil", "Atelier Nord", "Maple & Co", "Lumen Care", "Quai 9 Logistique")
     jobs = []
     for number in range(1, count + 1):
         expertise, location = rng.choice(EXPERTISES), rng.choice(SEARCH_LOCATIONS)

@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from vivier.pipeline.resources import current
 from vivier.report import Report, ReportFilters, build_report
-from vivier.report.render import markdown, table_rows
+from vivier.report.render import markdown, pool_rows, table_rows
 
 ARTIFACT_KEY = "nurturing-report"
 
@@ -32,3 +32,5 @@ def publish(report: Report) -> None:
                              description=f"vivier nurturing report ({where})")
     create_table_artifact(table=table_rows(report), key=f"{ARTIFACT_KEY}-table",
                           description=f"Figures per cadence × segment × period ({where})")
+    create_table_artifact(table=pool_rows(report), key=f"{ARTIFACT_KEY}-pools",
+                          description=f"The privileged pool vs the rest, per cadence ({where})")

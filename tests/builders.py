@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vivier.rules.cadences import STATUS_CADENCE
 from vivier.rules.identity import email_hash
 from vivier.store.schema import Candidate, Consent, Content, Job, Preference, Suppression
 
@@ -16,8 +17,10 @@ LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def candidate(engine: sa.Engine, *, consent: str | None = "granted", frequency: str | None = None,
-              suppressed: bool = False, **fields: Any) -> int:
-    """Insert one candidate (active, French, consenting by default) and return its id."""
+              suppressed: bool = False, privileged: bool = False, **fields: Any) -> int:
+    """Insert one candidate (active, French, consenting by default) and return its id.
+
+    `privileged`: in the privileged pool (with their status's frequency unless `frequency`)."""
     n = next(_ids)
     row = {"external_id": f"T-{n:06d}", "email": f"person{n}@example.org",
            "first_name": "Léa", "last_name": f"Martin{n}", "locale": "fr", "city": "Lyon",
@@ -31,9 +34,10 @@ def candidate(engine: sa.Engine, *, consent: str | None = "granted", frequency: 
             conn.execute(sa.insert(Consent), {
                 "candidate_id": candidate_id, "purpose": "nurturing", "state": consent,
                 "source": "test", "evidence": {}, "recorded_at": LONG_AGO})
-        if frequency is not None:
+        if frequency is not None or privileged:
             conn.execute(sa.insert(Preference), {
-                "candidate_id": candidate_id, "frequency": frequency, "privileged": False,
+                "candidate_id": candidate_id, "privileged": privileged,
+                "frequency": frequency or STATUS_CADENCE[row["status"]],
                 "updated_at": LONG_AGO, "source": "test"})
         if suppressed:
             conn.execute(sa.insert(Suppression), {
@@ -50,12 +54,14 @@ def consent_event(engine: sa.Engine, candidate_id: int, state: str, at: datetime
 
 
 def openings(engine: sa.Engine, as_of: datetime, count: int = 3) -> None:
+    """`count` French data openings in Lyon, old enough for everyone (past the privileged
+    pool's 7-day head start), and a French tip."""
     with engine.begin() as conn:
         for n in range(count):
             conn.execute(sa.insert(Job), {
                 "external_id": f"J-{n}", "title": f"Data engineer {n}", "company": "Acme",
                 "location": "Lyon", "expertise": "Data", "url": f"https://jobs.example.org/{n}",
-                "locale": "fr", "published_at": as_of - timedelta(days=n + 1)})
+                "locale": "fr", "published_at": as_of - timedelta(days=n + 8)})
         conn.execute(sa.insert(Content), {
             "kind": "tip", "locale": "fr", "title": "Préparer un entretien", "summary": "Trois idées",
             "url": "https://blog.example.org/tip", "published_at": as_of - timedelta(days=3)})

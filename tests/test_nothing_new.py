@@ -48,7 +48,8 @@ def _reasons(engine: sa.Engine) -> list[tuple[int, str, str]]:
 def test_an_opening_is_never_shown_twice_to_the_same_candidate_across_periods(engine, resources) -> None:
     today = today_in(resources.settings.zone)
     last_week = today - timedelta(days=7)
-    published = datetime.combine(last_week - timedelta(days=2), time(9), UTC)
+    # Older than the privileged pool's head start (7 days) on last week's run: everyone sees them.
+    published = datetime.combine(last_week - timedelta(days=9), time(9), UTC)
     old = {_job(engine, "OLD-1", published), _job(engine, "OLD-2", published)}
     person = builders.candidate(engine)
 
@@ -56,7 +57,8 @@ def test_an_opening_is_never_shown_twice_to_the_same_candidate_across_periods(en
     assert first.tally.stages["sent"] == 1
     assert _shown_jobs(engine, person, "weekly", first.period_key) == old
 
-    fresh = _job(engine, "NEW-1", datetime.combine(today - timedelta(days=1), time(9), UTC))
+    # Too young for last week's run, old enough for this week's.
+    fresh = _job(engine, "NEW-1", datetime.combine(last_week - timedelta(days=2), time(9), UTC))
     _a_week_passes(engine)
     second = run_period(resources, "weekly", today)
     assert second.tally.stages["sent"] == 1
@@ -67,7 +69,7 @@ def test_an_opening_is_never_shown_twice_to_the_same_candidate_across_periods(en
 def test_a_message_with_nothing_new_is_not_sent_and_says_why(engine, resources) -> None:
     today = today_in(resources.settings.zone)
     last_week = today - timedelta(days=7)
-    _job(engine, "ONLY", datetime.combine(last_week - timedelta(days=2), time(9), UTC))
+    _job(engine, "ONLY", datetime.combine(last_week - timedelta(days=9), time(9), UTC))
     person = builders.candidate(engine)
     run_period(resources, "weekly", last_week, force=True)
     _a_week_passes(engine)

@@ -1,6 +1,7 @@
 """What a candidate may change about how we keep in touch, each change in one transaction.
 
-Frequency, the privileged pool, consent, and the unsubscribe: every action locks the
+Frequency, the privileged pool, their field and where they search, consent, and the
+unsubscribe: every action locks the
 candidate's row first, so two racing submits of the same choice record one change, then
 writes `preferences`, appends `consents` (with evidence) and `suppressions`, and records an
 interaction per change. A choice that is already in force records nothing. Used by the
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from vivier.rules import places, vocabulary
 from vivier.rules.cadences import STATUS_CADENCE
 from vivier.rules.identity import email_hash
 from vivier.store.schema import FREQUENCIES, Candidate, Consent, Interaction, Preference, Suppression, utcnow
@@ -30,7 +32,12 @@ class UnknownCandidate(LookupError):
 
 
 class ChoiceRefused(ValueError):
-    """A combination of choices that cannot hold, e.g. the privileged pool without consent."""
+    """A choice that cannot hold: the privileged pool without consent, a field or place the
+    vocabulary does not know. `choice` names it (privileged, expertise, search_location...)."""
+
+    def __init__(self, message: str, choice: str = "privileged") -> None:
+        super().__init__(message)
+        self.choice = choice
 
 
 @dataclass(frozen=True)
@@ -54,13 +61,15 @@ class Choices:
     frequency: str | None = None  # weekly | monthly | quarterly | none
     privileged: bool | None = None
     consent: bool | None = None  # True: keep in touch; False: withdraw (or decline)
+    expertise: str | None = None  # a field of the vocabulary (either language's label)
+    search_location: str | None = None  # a place of the vocabulary (any of its names)
 
 
 @dataclass(frozen=True)
 class Change:
     """One thing that changed, for the confirmation page and the caller's report."""
 
-    what: str  # frequency | privileged | consent | unsubscribed
+    what: str  # frequency | privileged | expertise | search_location | consent | unsubscribed
     before: Any
     after: Any
 
@@ -79,6 +88,10 @@ class CandidateState:
     unsubscribed: bool  # their address is suppressed because they unsubscribed
     suppressed: str | None  # any suppression reason of their address
     email: str | None = field(repr=False, default=None)
+    expertise: str | None = None  # their own choice, else the ATS's
+    search_location: str | None = None  # their own choice, else the ATS's
+    own_expertise: str | None = None
+    own_search_location: str | None = None
 
     @property
     def frequency(self) -> str:
@@ -159,8 +172,10 @@ def _apply(
 ) -> list[Change]:
     if choices.frequency is not None and choices.frequency not in FREQUENCIES:
         raise ChoiceRefused(
-            f"unknown frequency {choices.frequency!r}: choose one of {', '.join(FREQUENCIES)}"
-        )
+            f"unknown frequency {choices.frequency!r}: choose one of {', '.join(FREQUENCIES)}",
+            "frequency")
+    expertise = _known_expertise(choices.expertise, state)
+    search_location = _known_place(choices.search_location, state)
     consenting = state.consent == "granted" if choices.consent is None else choices.consent
     privileged = state.privileged if choices.privileged is None else choices.privileged
     if privileged and not consenting:
@@ -176,13 +191,47 @@ def _apply(
         changes.append(Change("frequency", state.frequency, frequency))
     if privileged != state.privileged:
         changes.append(Change("privileged", state.privileged, privileged))
-    preference_changes = [c for c in changes if c.what in ("frequency", "privileged")]
+    if expertise != state.expertise:
+        changes.append(Change("expertise", state.expertise, expertise))
+    if search_location != state.search_location:
+        changes.append(Change("search_location", state.search_location, search_location))
+    preference_changes = [c for c in changes if c.what in PREFERENCE_FIELDS]
     if preference_changes:
-        _save_preference(conn, state, frequency, privileged, evidence)
+        own = {"expertise": state.own_expertise, "search_location": state.own_search_location,
+               **{c.what: c.after for c in preference_changes if c.what in SEARCH_FIELDS}}
+        _save_preference(conn, state, frequency, privileged, evidence, own)
         for change in preference_changes:
             _record(conn, state.candidate_id, "preference_changed", evidence,
                     {"field": change.what, "from": change.before, "to": change.after})
     return changes
+
+
+PREFERENCE_FIELDS = ("frequency", "privileged", "expertise", "search_location")
+SEARCH_FIELDS = ("expertise", "search_location")
+
+
+def _known_expertise(chosen: str | None, state: CandidateState) -> str | None:
+    """The canonical field chosen (unchanged when not given, or when it is the current value)."""
+    canonical = vocabulary.expertise(chosen)
+    if chosen is None or chosen == state.expertise or (
+            canonical is not None and canonical == vocabulary.expertise(state.expertise)):
+        return state.expertise  # the same field, however it is spelled
+    if canonical is None:
+        raise ChoiceRefused(f"unknown field {chosen[:60]!r}: choose one of "
+                            f"{', '.join(vocabulary.EXPERTISES)}", "expertise")
+    return canonical
+
+
+def _known_place(chosen: str | None, state: CandidateState) -> str | None:
+    """The canonical place chosen (unchanged when not given, or when it is the current value)."""
+    found = places.place(chosen)
+    if chosen is None or chosen == state.search_location or (
+            found is not None and found == places.place(state.search_location)):
+        return state.search_location  # the same place, however it is spelled
+    if found is None:
+        raise ChoiceRefused(f"unknown place {chosen[:60]!r}: choose a city, a country or remote "
+                            "work the vocabulary knows (vivier/rules/places.py)", "search_location")
+    return found.name
 
 
 def _consent(
@@ -213,10 +262,11 @@ def _consent(
 
 
 def _save_preference(
-    conn: Connection, state: CandidateState, frequency: str, privileged: bool, evidence: Evidence
+    conn: Connection, state: CandidateState, frequency: str, privileged: bool, evidence: Evidence,
+    own: dict[str, str | None],
 ) -> None:
     values = {"frequency": frequency, "privileged": privileged, "updated_at": evidence.at,
-              "source": evidence.source}
+              "source": evidence.source, **own}
     done = conn.execute(
         update(Preference).where(Preference.candidate_id == state.candidate_id).values(**values))
     if not done.rowcount:
@@ -244,7 +294,10 @@ def _lock(conn: Connection, candidate_id: int) -> None:
 def _state(conn: Connection, candidate_id: int) -> CandidateState:
     row = conn.execute(
         select(Candidate.id, Candidate.first_name, Candidate.locale, Candidate.status,
-               Candidate.email, Candidate.erased_at, Preference.frequency, Preference.privileged)
+               Candidate.email, Candidate.erased_at, Preference.frequency, Preference.privileged,
+               Candidate.expertise, Candidate.search_location,
+               Preference.expertise.label("own_expertise"),
+               Preference.search_location.label("own_search_location"))
         .outerjoin(Preference, Preference.candidate_id == Candidate.id)
         .where(Candidate.id == candidate_id)
     ).one_or_none()
@@ -263,4 +316,7 @@ def _state(conn: Connection, candidate_id: int) -> CandidateState:
         default_frequency=STATUS_CADENCE.get(row.status, "quarterly"),
         own_frequency=row.frequency, privileged=bool(row.privileged), consent=consent,
         unsubscribed=reason == "unsubscribe", suppressed=reason, email=row.email,
+        expertise=row.own_expertise or row.expertise,
+        search_location=row.own_search_location or row.search_location,
+        own_expertise=row.own_expertise, own_search_location=row.own_search_location,
     )

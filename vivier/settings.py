@@ -80,7 +80,12 @@ class Settings(BaseSettings):
     smtp_max_retries: int = Field(3, ge=0, le=10, description="retries on 4xx / dropped link")
     sender_address: str = Field("talents@vivier.example", description="From address")
     sender_name: str = Field("L'équipe talents", description="From display name")
-    recruiter_name: str = Field("Camille Martin", description="Signature in messages")
+    recruiter_name: str = Field(
+        "Camille Martin", description="the team's signature (a privileged candidate's owner signs theirs)")
+    privileged_head_start_days: int = Field(
+        7, ge=0, le=60, description="days a new opening goes to the privileged pool only")
+    feeds_stale_days: int = Field(
+        14, ge=1, le=365, description="a run notes feeds whose newest item is older than this")
     team_timezone: str = Field("Europe/Paris", description="IANA zone of the team's calendar")
     # Great Expectations costs ~0.35 s per call whatever the size: 10k rows keep it ~5% of a run.
     batch_size: int = Field(10_000, ge=10, le=100_000, description="candidates per batch task")

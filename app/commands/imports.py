@@ -43,7 +43,10 @@ def candidates(
     """Add or update candidates by ATS id (external_id); list the rows left out and why.
 
     Columns: external_id,email,first_name,last_name,locale,status (required) and
-    city,search_location,expertise,tags,last_applied_at (optional).
+    city,search_location,expertise,tags,last_applied_at,owner,owner_name (optional).
+
+    owner is the owner recruiter's email address, owner_name how they sign: they sign the
+    messages of a privileged candidate (an empty cell: the team signs).
 
     Tags are separated by ';'. Dates are ISO 8601: 2026-03-14 or 2026-03-14T09:30:00+01:00.
 

@@ -7,6 +7,7 @@ visit and make links immortal): everything it offers acts on the link that opene
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -24,6 +25,7 @@ from vivier.preferences import (
     read_state,
     unsubscribe,
 )
+from vivier.rules import places, vocabulary
 from vivier.store.schema import FREQUENCIES
 
 router = APIRouter()
@@ -42,7 +44,8 @@ def preference_page(token: str, request: Request, web: Web) -> HTMLResponse:
 @router.post("/p/{token}", response_class=HTMLResponse)
 def save_preferences(
     token: str, request: Request, web: Web, form_token: Field = None, consent: Field = None,
-    frequency: Field = None, privileged: Field = None,
+    frequency: Field = None, privileged: Field = None, expertise: Field = None,
+    search_location: Field = None,
 ) -> HTMLResponse:
     """Save the form (CSRF-checked) and confirm what changed."""
     candidate_id = candidate_for(web.settings, token, "preferences")
@@ -53,17 +56,19 @@ def save_preferences(
         frequency=frequency, consent=_ANSWERS[consent],
         # Saying "no" leaves the pool whatever the box says; an unchecked box sends nothing.
         privileged=None if consent == "no" else privileged == "yes",
+        # An empty select leaves the value as it is: the page never clears what the ATS holds.
+        expertise=expertise or None, search_location=search_location or None,
     )
     try:
         changes = apply_choices(web.engine, candidate_id, choices,
                                 evidence(request, token, "preference_centre"))
-    except ChoiceRefused:
+    except ChoiceRefused as refused:
         state = read_state(web.engine, candidate_id)
-        return _page(web, request, token, state, error="error_privileged", status_code=422)
+        return _page(web, request, token, state, error=f"error_{refused.choice}", status_code=422)
     state = read_state(web.engine, candidate_id)
     language = web.language_of(request, state.locale)
     return web.pages.render("saved.html", language, state=state, token=token,
-                            sentences=describe(changes, web.pages.words[language]))
+                            sentences=describe(changes, web.pages.words[language], language))
 
 
 @router.post("/p/{token}/unsubscribe", response_class=HTMLResponse)
@@ -83,15 +88,36 @@ def _page(
     web: WebContext, request: Request, token: str, state: CandidateState,
     error: str | None = None, status_code: int = 200,
 ) -> HTMLResponse:
+    language = web.language_of(request, state.locale)
     return web.pages.render(
-        "preferences.html", web.language_of(request, state.locale), status_code,
+        "preferences.html", language, status_code,
         state=state, token=token, form_token=form_token(web.settings, token), error=error,
         consenting=state.consent == "granted" and not state.unsubscribed,
         frequencies=FREQUENCIES, retention_months=web.settings.retention_months,
+        head_start_days=web.settings.privileged_head_start_days,
+        fields=_options(vocabulary.EXPERTISES, state.expertise, vocabulary.expertise,
+                        lambda value: vocabulary.field_label(value, language)),
+        places=_options(places.search_locations(), state.search_location,
+                        lambda value: (found.name if (found := places.place(value)) else None),
+                        lambda value: places.label(value, language)),
     )
 
 
-def describe(changes: list[Change], words: dict[str, str]) -> list[str]:
+def _options(
+    known: tuple[str, ...], current: str | None, canonical: Callable[[str], str | None],
+    label: Callable[[str], str],
+) -> list[tuple[str, str, bool]]:
+    """(value, label, selected) of a select: the vocabulary's values, in the page's language,
+    sorted by label; a current value the vocabulary does not know stays offered as it is."""
+    chosen = canonical(current or "") or current
+    options = sorted(((value, label(value), value == chosen) for value in known),
+                     key=lambda option: option[1].casefold())
+    if chosen and chosen not in known:
+        options.insert(0, (chosen, label(chosen), True))
+    return options
+
+
+def describe(changes: list[Change], words: dict[str, str], language: str) -> list[str]:
     """One sentence per change, in the page's language."""
     sentences = []
     for change in changes:
@@ -99,6 +125,11 @@ def describe(changes: list[Change], words: dict[str, str]) -> list[str]:
             sentences.append(words["change_frequency"].format(
                 before=words[f"frequency_{change.before}"].lower(),
                 after=words[f"frequency_{change.after}"].lower()))
+        elif change.what in ("expertise", "search_location"):
+            name = vocabulary.field_label if change.what == "expertise" else places.label
+            sentences.append(words[f"change_{change.what}"].format(
+                before=name(change.before, language) if change.before else words["nothing_chosen"],
+                after=name(change.after, language)))
         elif change.what == "privileged":
             sentences.append(words["change_privileged_joined" if change.after
                                    else "change_privileged_left"])

@@ -38,7 +38,9 @@ def test_the_form_is_accessible_every_input_has_a_label(engine, live: LiveServer
     assert len(inputs) == 7  # consent yes/no, privileged, four frequencies
     for input_id in inputs:
         assert f'<label for="{input_id}">' in page
-    assert page.count("<fieldset>") == page.count("<legend>") == 3
+    assert page.count("<fieldset>") == page.count("<legend>") == 4
+    for select_id in re.findall(r'<select id="([^"]+)"', page):
+        assert f'<label for="{select_id}">' in page
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page
 
 

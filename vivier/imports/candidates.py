@@ -12,6 +12,8 @@ number and reason (never the email or the names). Decisions worth knowing:
 - ATS ids and addresses compare without case: a second row with the same ATS id, or with an
   address another candidate of the file or the pool already holds, is rejected (a row
   rejected for another reason does not count as the first: its corrected copy is taken).
+- `owner` is the owner recruiter's email address in the ATS (with their name, as they sign, in
+  `owner_name`): they sign the messages of a privileged candidate; an empty cell clears it.
 - A re-imported candidate keeps its suppression (suppressions are by email hash); an
   erased person is not re-imported, under any ATS id: the keyed hashes of their address and
   ATS id (`vivier.imports.erased`) reject the row, and nothing of it is stored.
@@ -52,7 +54,8 @@ from vivier.store.schema import Candidate, Suppression, utcnow
 from vivier.store.sql import one_of
 
 CANDIDATE_COLUMNS = ("external_id", "email", "first_name", "last_name", "locale", "status")
-CANDIDATE_OPTIONAL = ("city", "search_location", "expertise", "tags", "last_applied_at")
+CANDIDATE_OPTIONAL = ("city", "search_location", "expertise", "tags", "last_applied_at", "owner",
+                      "owner_name")
 MAX_TAGS, MAX_TAG_LENGTH = 50, 64
 CANDIDATES = cast(Table, Candidate.__table__)
 LANGUAGES = " or ".join(SUPPORTED_LANGUAGES)  # "fr or en", for rejection reasons
@@ -87,6 +90,10 @@ def candidate_row(record: dict[str, str], zone: tzinfo, now: datetime) -> dict[s
             row[column] = clean_text(record, column, _limit(column)) or None
     if "tags" in record:
         row["tags"] = _tags(clean_text(record, "tags", None, formula_checked=False))
+    if "owner" in record:
+        row["owner_email"] = _owner(clean_text(record, "owner", None))
+    if "owner_name" in record:
+        row["owner_name"] = clean_text(record, "owner_name", _limit("owner_name")) or None
     if "last_applied_at" in record:
         applied = clean_text(record, "last_applied_at", None)
         row["last_applied_at"] = parse_when(applied, "last_applied_at", zone, now) \
@@ -109,6 +116,17 @@ def _email(email: str) -> str:
         raise RowError(f"email is longer than {MAX_LENGTHS['email']} characters once its domain "
                        "is written in ASCII (IDNA)")
     return stored
+
+
+def _owner(email: str) -> str | None:
+    """The owner recruiter's address as stored (None: no owner), or RowError."""
+    if not email:
+        return None
+    try:
+        return _email(email)
+    except RowError as problem:
+        reason = str(problem).replace("email", "the owner recruiter's address", 1)
+        raise RowError(f"owner: {reason} (their name goes in owner_name)") from None
 
 
 def _tags(text: str) -> list[str]:

@@ -72,6 +72,7 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
             "segment": statement.excluded.segment,
             "template": statement.excluded.template,
             "template_version": statement.excluded.template_version,
+            "privileged": statement.excluded.privileged,
             "error": None,
         },
         # Literal SQL: an expanding IN cannot sit in a many-row statement.

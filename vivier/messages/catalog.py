@@ -8,10 +8,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from vivier.rules.contact import language_of
-from vivier.rules.vocabulary import REGIONS, REMOTE
+from vivier.rules.places import REMOTE, covered_by, place
 from vivier.store.schema import Content, Job
 
 MAX_OPENINGS = 5
@@ -29,17 +29,26 @@ class Catalog:
 
     jobs_by_expertise: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     content_by_language: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    # Openings published after this instant are for the privileged pool only (its head start).
+    head_start_from: datetime | None = None
+    newest_job: datetime | None = None  # the latest opening published (feeds' freshness)
+    newest_content: datetime | None = None
 
     def openings_for(
         self, expertise: str | None, places: set[str], language: str | None = None,
-        shown: frozenset[int] = frozenset(),
+        shown: frozenset[int] = frozenset(), privileged: bool = True,
     ) -> list[dict[str, Any]]:
         """Up to five recent jobs in the candidate's expertise, where they search (or remote),
-        in a language they read (`language`, when given), and not already sent to them."""
+        in a language they read (`language`, when given), and not already sent to them.
+
+        Outside the privileged pool, only openings published before `head_start_from`.
+        """
         jobs = self.jobs_by_expertise.get((expertise or "").casefold(), [])
-        wanted = reachable(places)
+        wanted, countries = reachable(places), searched_countries(places)
         return [_public(job) for job in jobs
-                if _fits(job, wanted) and _reads(job, language) and job.get("id") not in shown
+                if _fits(job, wanted, countries) and _reads(job, language)
+                and job.get("id") not in shown
+                and (privileged or _published_before(job, self.head_start_from))
                 ][:MAX_OPENINGS]
 
     def is_empty(self) -> bool:
@@ -62,20 +71,29 @@ class Catalog:
 
 
 def reachable(places: set[str]) -> set[str]:
-    """Casefolded places a search covers: the places, their region's cities, and remote work."""
-    covered = {place.casefold() for place in places} | {REMOTE.casefold()}
-    for region, cities in REGIONS.items():
-        names = {region.casefold(), *(city.casefold() for city in cities)}
-        if region.casefold() in covered:
-            covered |= names
-        elif covered & names:
-            covered.add(region.casefold())  # a job "in Canada" fits someone searching in Toronto
-    return covered
+    """Casefolded places a search covers: the places by every name, a country's cities, a city's
+    country (a job "in Canada" fits someone searching in Toronto), and remote work."""
+    return covered_by(places | {REMOTE})
 
 
-def _fits(job: dict[str, Any], wanted: set[str]) -> bool:
-    """A fully remote opening fits every search; others where they are (city, else country)."""
-    return job.get("remote") == "remote" or job["location"].casefold() in wanted
+def searched_countries(places: set[str]) -> set[str]:
+    """The ISO codes of the countries searched as a whole ("Canada", not "Toronto")."""
+    found = (place(value) for value in places)
+    return {each.country for each in found if each and each.kind == "country" and each.country}
+
+
+def _fits(job: dict[str, Any], wanted: set[str], countries: set[str]) -> bool:
+    """A fully remote opening fits every search; others where they are (city, else country),
+    and anywhere in a country searched as a whole (a city the vocabulary does not know too)."""
+    if job.get("remote") == "remote" or job["location"].casefold() in wanted:
+        return True
+    country = place(job.get("country"))
+    return country is not None and country.country in countries
+
+
+def _published_before(job: dict[str, Any], moment: datetime | None) -> bool:
+    published = job.get("published_at")
+    return moment is None or published is None or published <= moment
 
 
 def _reads(job: dict[str, Any], language: str | None) -> bool:
@@ -94,18 +112,20 @@ def _for_field(item: dict[str, Any], fields: set[str] | None) -> bool:
 def _public(job: dict[str, Any]) -> dict[str, Any]:
     shown = {key: job[key] for key in ("title", "company", "location", "url")}
     return {**shown, "id": job.get("id"), "remote": job.get("remote"),
-            "languages": job.get("languages") or []}
+            "country": job.get("country"), "languages": job.get("languages") or []}
 
 
-def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
+def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo,
+                 head_start: timedelta = timedelta(0)) -> Catalog:
     """Jobs open on `as_of` and published in the last 30 days; recent content and coming events.
 
     A closed opening (status closed, or past its closes_at) and an expired item are never read.
+    Openings younger than `head_start` go to the privileged pool only.
     """
     moment = datetime.combine(as_of, time(23, 59, 59), zone)
     jobs = conn.execute(
-        select(Job.id, Job.title, Job.company, Job.location, Job.remote, Job.languages,
-               Job.locale, Job.expertise, Job.url)
+        select(Job.id, Job.title, Job.company, Job.location, Job.city, Job.country, Job.remote,
+               Job.languages, Job.locale, Job.expertise, Job.url, Job.published_at)
         .where(Job.status == "open",
                Job.published_at <= moment, Job.published_at > moment - JOB_FRESHNESS,
                or_(Job.closes_at.is_(None), Job.closes_at > moment))
@@ -135,4 +155,8 @@ def load_catalog(conn: Connection, as_of: date, zone: ZoneInfo) -> Catalog:
             "id": item.id, "title": item.title, "summary": item.summary or "", "url": item.url,
             "event_at": item.event_at, "event_zone": item.event_zone, "place": item.place,
             "tags": item.tags or []})
-    return Catalog(dict(by_expertise), by_language)
+    newest_job = conn.scalar(select(func.max(Job.published_at)).where(Job.published_at <= moment))
+    newest_content = conn.scalar(
+        select(func.max(Content.published_at)).where(Content.published_at <= moment))
+    return Catalog(dict(by_expertise), by_language, moment - head_start if head_start else None,
+                   newest_job, newest_content)

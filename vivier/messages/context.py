@@ -60,8 +60,9 @@ def render_context(
     fields = {value.casefold() for value in (candidate["expertise"], candidate.get("segment"))
               if value}
     shows = SHOWS.get(period.cadence, _SHOWS_NOTHING)
-    openings = (catalog.openings_for(candidate["expertise"], places, language, shown.jobs)
-                if shows.openings else [])
+    privileged = bool(candidate.get("privileged"))
+    openings = (catalog.openings_for(candidate["expertise"], places, language, shown.jobs,
+                                     privileged) if shows.openings else [])
     available = catalog.content_for(language, fields, shown.content)
     content = {kind: items[:shows.content.get(kind, 0)] for kind, items in available.items()}
     return {
@@ -71,7 +72,8 @@ def render_context(
         },
         "openings": openings,
         "content": content,
-        "recruiter": {"name": settings.recruiter_name, "email": settings.sender_address},
+        "recruiter": signature(candidate, settings),
+        "pool": {"privileged": privileged, "head_start_days": settings.privileged_head_start_days},
         "period": period.as_context(),
         "links": {
             "unsubscribe": unsubscribe_url(settings, candidate["id"]),
@@ -79,6 +81,14 @@ def render_context(
         },
         "today": today,
     }
+
+
+def signature(candidate: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """Who signs: a privileged candidate's owner recruiter (from the ATS), else the team."""
+    owner = candidate.get("owner_email")
+    if candidate.get("privileged") and owner:
+        return {"name": candidate.get("owner_name") or owner, "email": owner}
+    return {"name": settings.recruiter_name, "email": settings.sender_address}
 
 
 def carries_nothing_new(context: dict[str, Any]) -> bool:

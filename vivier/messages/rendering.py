@@ -29,6 +29,7 @@ from vivier.messages.template_env import (
     TemplateLoader,
     TemplateProblem,
     date_filters,
+    word_filters,
 )
 from vivier.rules.contact import language_of
 
@@ -223,6 +224,7 @@ class Renderer:
                 cache_size=-1,
             )
             environment.filters.update(date_filters(language, self._zone))
+            environment.filters.update(word_filters(language))
             self._environments[language] = environment
         return self._environments[language]
 

@@ -21,6 +21,8 @@ from jinja2 import FileSystemLoader, meta
 from jinja2.environment import Environment
 from jinja2.sandbox import SandboxedEnvironment
 
+from vivier.rules import places, vocabulary
+
 
 class TemplateProblem(Exception):
     """A template that cannot be compiled or rendered, described for the person who fixes it."""
@@ -75,6 +77,29 @@ def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]
         "date_short": date_filter("short"),
         "month_year": date_filter("LLLL y"),
         "time_short": time_short,
+    }
+
+
+WORK_MODES = {"fr": {"onsite": "sur site", "hybrid": "hybride", "remote": "télétravail"},
+              "en": {"onsite": "on site", "hybrid": "hybrid", "remote": "remote"}}
+
+
+def word_filters(language: str) -> dict[str, Callable[..., str]]:
+    """The vocabulary in the render's language: labels and phrases of places, fields, work modes.
+
+        {{ candidate.search_location|place_in }}  -> "au Canada" / "in Canada" / "en télétravail"
+        {{ opening.location|place }}              -> "Royaume-Uni" / "United Kingdom"
+        {{ candidate.expertise|field_in }}        -> "en paie" / "in payroll"
+        {{ candidate.expertise|field }}           -> "Paie" / "Payroll"
+        {{ opening.remote|work_mode }}            -> "hybride" / "hybrid"
+    """
+    modes = WORK_MODES.get(language, WORK_MODES["en"])
+    return {
+        "place": lambda value: places.label(value, language),
+        "place_in": lambda value: places.phrase(value, language),
+        "field": lambda value: vocabulary.field_label(value, language),
+        "field_in": lambda value: vocabulary.field_phrase(value, language),
+        "work_mode": lambda value: modes.get(value or "", value or ""),
     }
 
 

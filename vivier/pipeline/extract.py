@@ -23,11 +23,15 @@ from vivier.store.schema import (
 )
 from vivier.store.sql import one_of
 
+# Read with the candidate's preferences joined: their own field and place win over the ATS's.
 CANDIDATE_COLUMNS = (
     Candidate.id, Candidate.external_id, Candidate.email, Candidate.first_name,
-    Candidate.last_name, Candidate.locale, Candidate.city, Candidate.search_location,
-    Candidate.expertise, Candidate.tags, Candidate.status, Candidate.last_applied_at,
+    Candidate.last_name, Candidate.locale, Candidate.city,
+    func.coalesce(Preference.search_location, Candidate.search_location).label("search_location"),
+    func.coalesce(Preference.expertise, Candidate.expertise).label("expertise"), Candidate.tags,
+    Candidate.status, Candidate.last_applied_at,
     Candidate.last_contacted_at, Candidate.created_at, Candidate.erased_at,
+    Candidate.owner_email, Candidate.owner_name,
 )
 
 
@@ -94,7 +98,9 @@ def read_batch(conn: Connection, cadence: str, lo: int, hi: int) -> list[dict[st
 
 
 def read_candidates(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    query = select(*CANDIDATE_COLUMNS).where(one_of(Candidate.id, ids))
+    query = (select(*CANDIDATE_COLUMNS, Preference.privileged)
+             .outerjoin(Preference, Preference.candidate_id == Candidate.id)
+             .where(one_of(Candidate.id, ids)))
     return {row.id: dict(row._mapping) for row in conn.execute(query)}
 
 

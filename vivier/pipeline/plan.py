@@ -199,21 +199,24 @@ def decide(
                     "period_key": spec.period_key, "run_id": spec.run_id,
                     "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
                     "template_version": rendered.template_version, "attempts": 0,
-                    "created_at": now,
+                    "created_at": now, "privileged": bool(row.get("privileged")),
                 })
                 tally.segment(segment)["planned"] += 1
                 if spec.dry_run and samples and len(tally.samples) < SAMPLES_PER_RUN:
                     tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
         if reason is not None:
-            _exclude(plan, spec, candidate_id, segment, str(reason), detail, now)
+            _exclude(plan, spec, candidate_id, segment, str(reason), detail, now,
+                     bool(row.get("privileged")))
     tally.stages["invalid"] += tally.reasons[Reason.invalid_data.value]
     tally.stages["planned"] += len(plan.pending)
 
 
 def _sends_when_empty(tools: RunTools, segment: str, cadence: str) -> bool:
-    """Surveys, check-ins (the quarterly) and segments with `send_when_empty` go out regardless;
-    so does every message of a run whose catalog is empty (a team that loads no feeds)."""
-    if cadence not in CADENCES or is_check_in(cadence) or tools.catalog.is_empty():
+    """Surveys, check-ins (the quarterly) and segments with `send_when_empty` go out regardless.
+
+    An empty catalog is no exception: a feed outage must not bring back empty messages (the
+    run says so in its notes, `vivier.pipeline.run.catalog_notes`)."""
+    if cadence not in CADENCES or is_check_in(cadence):
         return True
     return any(each.send_when_empty for each in tools.segments.segments if each.name == segment)
 
@@ -250,11 +253,12 @@ def _candidate_facts(
 
 
 def _exclude(plan: BatchPlan, spec: RunSpec, candidate_id: int, segment: str, reason: str,
-             detail: str, now: datetime) -> None:
+             detail: str, now: datetime, privileged: bool = False) -> None:
     plan.decisions.append({
         "run_id": spec.run_id, "candidate_id": candidate_id, "cadence": spec.cadence,
         "period_key": spec.period_key, "segment": segment, "reason": reason,
         "detail": detail or None, "dry_run": spec.dry_run, "decided_at": now,
+        "privileged": privileged,
     })
     plan.tally.reasons[reason] += 1
     plan.tally.segment(segment)[reason] += 1

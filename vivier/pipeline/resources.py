@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -71,7 +71,8 @@ class Resources:
         with self._lock:
             if spec.run_id not in self._catalogs:
                 with self.engine.connect() as conn:
-                    catalog = load_catalog(conn, spec.as_of, self.settings.zone)
+                    catalog = load_catalog(conn, spec.as_of, self.settings.zone, timedelta(
+                        days=self.settings.privileged_head_start_days))
                 while len(self._catalogs) >= _KEEP_RUNS:
                     del self._catalogs[next(iter(self._catalogs))]  # oldest first: memory stays flat
                 self._catalogs[spec.run_id] = catalog

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from vivier.messages.context import sender_domain
@@ -241,6 +241,30 @@ def segment_notes(resources: Resources, spec: RunSpec, tally: Tally) -> list[str
             "run `vivier segments check` to see what they match and which segment shadows them."]
 
 
+def catalog_notes(resources: Resources, spec: RunSpec, tally: Tally) -> list[str]:
+    """An empty catalog, or feeds with nothing recent: said in the summary, not fatal. Nothing new
+    is sent either way (`nothing_new`): a feed outage must not bring back empty messages."""
+    if spec.cadence not in CADENCES or not tally.stages["extracted"]:
+        return []
+    catalog, settings = resources.catalog(spec), resources.settings
+    if catalog.is_empty():
+        return [f"**No openings and no content** open on {spec.as_of}: nothing new to send "
+                f"({tally.reasons['nothing_new']:,} candidates `nothing_new`). Load the feeds "
+                "(`vivier import jobs|content`, or check the `sync-feeds` runs and "
+                f"VIVIER_JOBS_FEED / VIVIER_CONTENT_FEED), then: {rerun_hint(spec)}."]
+    since = datetime.combine(spec.as_of, datetime.max.time(), settings.zone) - timedelta(
+        days=settings.feeds_stale_days)
+    stale = [f"{name} (newest published {newest:%Y-%m-%d})" if newest else f"{name} (none)"
+             for name, newest in (("openings", catalog.newest_job),
+                                  ("content", catalog.newest_content))
+             if newest is None or newest < since]
+    if not stale:
+        return []
+    return [f"**Feeds look stale:** nothing published in the last {settings.feeds_stale_days} days "
+            f"for {' and '.join(stale)}. Check the `sync-feeds` runs and the feeds themselves "
+            "(VIVIER_JOBS_FEED, VIVIER_CONTENT_FEED)."]
+
+
 def finish(summary: RunSummary, started: float) -> RunSummary:
     summary.outcome = "planned" if summary.dry_run else "completed"
     summary.seconds = time.monotonic() - started
@@ -273,7 +297,7 @@ def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: 
             raise
         batches.log.info("%s %s: planned %d of %d candidates", summary.cadence, spec.period_key,
                          tally.stages["planned"], tally.stages["extracted"])
-        for note in segment_notes(resources, spec, tally):
+        for note in segment_notes(resources, spec, tally) + catalog_notes(resources, spec, tally):
             summary.notes.append(note)
             batches.log.warning(note.replace("**", "").replace("`", ""))
         try:

@@ -10,7 +10,9 @@ Counting rules (the README's "The nurturing report" says the same for people):
   application) within `attribution_days` after it was sent: one application counts for
   every message sent in the window before it;
 - the holdout group is measured the same way from its `holdout` decision's time (the
-  first one, real runs only), with replies counted by candidate since no message was sent.
+  first one, real runs only), with replies counted by candidate since no message was sent;
+- privileged vs the rest: whether the candidate was in the privileged pool when the message
+  (or the holdout decision) was planned; the uplift of each pool over its own holdout.
 """
 
 from __future__ import annotations
@@ -36,8 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from vivier.report.model import (
+    PRIVILEGED,
+    THE_REST,
     Counts,
     PeriodFigures,
+    PoolFigures,
     Report,
     ReportFilters,
     TrendPoint,
@@ -49,6 +54,7 @@ from vivier.store.schema import Application, Decision, Interaction, Send, utcnow
 
 EVENT_FLAGS = ("delivered", "opened", "clicked", "replied", "complained", "unsubscribed")
 Key = tuple[str, str, str]  # cadence, segment, period_key
+PoolKey = tuple[str, str, str, bool]  # cadence, segment, period_key, privileged
 
 
 def within(dialect: str, later: Any, earlier: Any, days: int) -> ColumnElement[bool]:
@@ -125,7 +131,7 @@ def messaged_counts(conn: Connection, filters: ReportFilters, days: int,
     )
     unsubscribed = or_(events.c.unsubscribed == 1, unsubscribed_after.c.send_id.is_not(None))
     query = (
-        select(Send.cadence, Send.segment, Send.period_key,
+        select(Send.cadence, Send.segment, Send.period_key, Send.privileged,
                func.count(Send.id).label("eligible"),
                _total(case((Send.status == "sent", 1), else_=0)).label("sent"),
                _total(events.c.hard_bounced).label("hard_bounced"),
@@ -138,7 +144,7 @@ def messaged_counts(conn: Connection, filters: ReportFilters, days: int,
         .outerjoin(unsubscribed_after, unsubscribed_after.c.send_id == Send.id)
         .outerjoin(applied, applied.c.send_id == Send.id)
         .where(*chosen)
-        .group_by(Send.cadence, Send.segment, Send.period_key)
+        .group_by(Send.cadence, Send.segment, Send.period_key, Send.privileged)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -152,7 +158,8 @@ def holdout_counts(conn: Connection, filters: ReportFilters, days: int,
         Send.period_key == Decision.period_key))
     held = (
         select(Decision.cadence, Decision.segment, Decision.period_key, Decision.candidate_id,
-               func.min(Decision.decided_at).label("decided_at"))
+               func.min(Decision.decided_at).label("decided_at"),
+               func.max(case((Decision.privileged, 1), else_=0)).label("privileged"))
         .where(Decision.reason == "holdout", Decision.dry_run.is_(False), ~messaged,
                *_slice(filters, zone, Decision.cadence, Decision.segment, Decision.decided_at))
         .group_by(Decision.cadence, Decision.segment, Decision.period_key, Decision.candidate_id)
@@ -166,22 +173,23 @@ def holdout_counts(conn: Connection, filters: ReportFilters, days: int,
     applied = exists(select(Application.id).where(*applications))
     hired = exists(select(Application.id).where(*applications, Application.outcome == "hired"))
     query = (
-        select(held.c.cadence, held.c.segment, held.c.period_key,
+        select(held.c.cadence, held.c.segment, held.c.period_key, held.c.privileged,
                func.count().label("holdout"),
                _total(case((replied, 1), else_=0)).label("holdout_replied"),
                _total(case((applied, 1), else_=0)).label("holdout_applied"),
                _total(case((hired, 1), else_=0)).label("holdout_hired"),
                func.max(held.c.decided_at).label("last_at"))
-        .group_by(held.c.cadence, held.c.segment, held.c.period_key)
+        .group_by(held.c.cadence, held.c.segment, held.c.period_key, held.c.privileged)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def _merge(rows: Iterable[dict[str, Any]], counts: dict[Key, Counts],
-           last: dict[Key, datetime]) -> None:
+def _merge(rows: Iterable[dict[str, Any]], counts: dict[PoolKey, Counts],
+           last: dict[PoolKey, datetime]) -> None:
     names = set(Counts.__dataclass_fields__)
     for row in rows:
-        key = (row["cadence"], row["segment"] or DEFAULT_SEGMENT, row["period_key"])
+        key = (row["cadence"], row["segment"] or DEFAULT_SEGMENT, row["period_key"],
+               bool(row["privileged"]))
         values = {name: int(value) for name, value in row.items() if name in names}
         counts[key] = counts.get(key, Counts()) + Counts(**values)
         if row["last_at"] is not None:
@@ -197,11 +205,17 @@ def build_report(engine: Engine, filters: ReportFilters, attribution_days: int, 
                  now: datetime | None = None) -> Report:
     """The nurturing report for the filtered slice of history."""
     now = now or utcnow()
-    counts: dict[Key, Counts] = {}
-    last: dict[Key, datetime] = {}
+    by_pool: dict[PoolKey, Counts] = {}
+    last_by_pool: dict[PoolKey, datetime] = {}
     with engine.connect() as conn:
-        _merge(messaged_counts(conn, filters, attribution_days, zone), counts, last)
-        _merge(holdout_counts(conn, filters, attribution_days, zone), counts, last)
+        _merge(messaged_counts(conn, filters, attribution_days, zone), by_pool, last_by_pool)
+        _merge(holdout_counts(conn, filters, attribution_days, zone), by_pool, last_by_pool)
+    counts: dict[Key, Counts] = defaultdict(Counts)
+    last: dict[Key, datetime] = {}
+    for (cadence, segment, period, _), value in by_pool.items():
+        counts[(cadence, segment, period)] += value
+    for (cadence, segment, period, _), at in last_by_pool.items():
+        last[(cadence, segment, period)] = max(last.get((cadence, segment, period), at), at)
     counts = {key: value.settled() for key, value in counts.items()}
     still_open = {key for key, at in last.items() if at + timedelta(days=attribution_days) > now}
     ordered = sorted(counts, key=lambda key: (_rank(key[0]), key[1], key[2]))
@@ -224,7 +238,26 @@ def build_report(engine: Engine, filters: ReportFilters, attribution_days: int, 
     trend = tuple(TrendPoint(cadence, period, periods[(cadence, period)], (cadence, period) in open_periods)
                   for cadence, period in sorted(periods, key=lambda key: (_rank(key[0]), key[1])))
     funnels = tuple(funnel_of(name, value) for name, value in sorted(segments.items()))
-    return Report(filters, attribution_days, now, rows, by_segment, trend, funnels, total)
+    pools = _pools(by_pool, {key for key, at in last_by_pool.items()
+                             if at + timedelta(days=attribution_days) > now})
+    return Report(filters, attribution_days, now, rows, by_segment, trend, funnels, total, pools)
+
+
+def _pools(by_pool: dict[PoolKey, Counts], still_open: set[PoolKey]) -> tuple[PoolFigures, ...]:
+    """Privileged vs the rest per cadence, then over all cadences; each pool's uplift is
+    measured over the periods where that pool itself had a holdout group."""
+    sums: dict[tuple[str, bool], Counts] = defaultdict(Counts)
+    opened: set[tuple[str, bool]] = set()
+    for key, value in by_pool.items():
+        cadence, privileged = key[0], key[3]
+        for scope in ((cadence, privileged), ("all", privileged)):
+            sums[scope] += value.settled()
+            if key in still_open:
+                opened.add(scope)
+    order = sorted(sums, key=lambda scope: (scope[0] == "all", _rank(scope[0]), not scope[1]))
+    return tuple(PoolFigures(cadence, PRIVILEGED if privileged else THE_REST,
+                             sums[(cadence, privileged)], (cadence, privileged) in opened)
+                 for cadence, privileged in order)
 
 
 def _span(rows: list[PeriodFigures]) -> str:

@@ -14,11 +14,14 @@ from vivier.report.model import Counts, PeriodFigures, Report
 from vivier.report.render import (
     ENGAGEMENT,
     OUTCOMES,
+    POOL,
     engagement_cells,
     notes,
     outcome_cells,
     percent,
     period_label,
+    pool_cells,
+    pool_key,
 )
 from vivier.store.files import OutputProblem, check_target
 
@@ -56,6 +59,7 @@ def render_html(report: Report, templates_dir: Path) -> str:
         report=report, headline=headline, trends=trends,
         funnels=[(funnel.segment, funnel_chart(funnel)) for funnel in report.funnels],
         engagement_header=ENGAGEMENT, outcome_header=OUTCOMES, tables=tables, notes=notes(report),
+        pool_header=POOL, pools=[(pool_key(row), pool_cells(row.counts)) for row in report.by_pool],
     )
 
 

@@ -119,6 +119,19 @@ class PeriodFigures:
     window_open: bool  # the attribution window of some message has not closed yet
 
 
+PRIVILEGED, THE_REST = "privileged", "the rest"
+
+
+@dataclass(frozen=True)
+class PoolFigures:
+    """The privileged pool or the rest, for one cadence (or "all") over every period."""
+
+    cadence: str
+    pool: str  # PRIVILEGED or THE_REST
+    counts: Counts
+    window_open: bool
+
+
 @dataclass(frozen=True)
 class TrendPoint:
     """One cadence and period, all segments together."""
@@ -168,6 +181,7 @@ class Report:
     trend: tuple[TrendPoint, ...]
     funnels: tuple[Funnel, ...]
     total: Counts
+    by_pool: tuple[PoolFigures, ...] = ()  # per cadence, then "all": privileged vs the rest
 
     @property
     def empty(self) -> bool:

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from vivier.report.model import Counts, PeriodFigures, Report
+from vivier.report.model import Counts, PeriodFigures, PoolFigures, Report
 
 OPENS_NOTE = ("Opens (*) are unreliable: mail clients pre-fetch images, so a message can be "
               "'opened' by a machine. Read clicks and replies instead.")
@@ -32,6 +32,9 @@ def notes(report: Report) -> list[str]:
         f"Unsubscribes from the preference centre count for the candidate's latest message of the "
         f"{days} days before.",
     ]
+    found.append("Privileged vs the rest: whether the candidate was in the privileged pool when "
+                 "the message (or the holdout decision) was planned; each pool's uplift is against "
+                 "its own holdout group.")
     if any(row.window_open for row in report.rows):
         found.append(f"Periods marked † still have messages less than {days} days old: their "
                      "applications and hires are still coming in.")
@@ -58,6 +61,22 @@ def outcome_cells(counts: Counts) -> list[str]:
             uplift.label(), counts.reply_uplift.label()]
 
 
+POOL = ("sent", "delivered", "clicks", "replies", "applied", "hired", "application uplift")
+
+
+def pool_cells(counts: Counts) -> list[str]:
+    """Privileged vs the rest: what the messages brought, and the uplift against the holdout."""
+    share = counts.over_sent
+    return [f"{counts.sent:,}", percent(share(counts.delivered)), percent(share(counts.clicked)),
+            percent(share(counts.replied)),
+            f"{counts.applied:,} ({percent(share(counts.applied))})", f"{counts.hired:,}",
+            counts.apply_uplift.label()]
+
+
+def pool_key(row: PoolFigures) -> list[str]:
+    return [row.cadence, row.pool + (" †" if row.window_open else "")]
+
+
 ENGAGEMENT = ("eligible", "sent", "delivered", "hard bounce", "complaint", "unsubscribe",
               "opens*", "clicks", "replies")
 OUTCOMES = ("sent", "applied", "hired", "holdout", "holdout applied", "application uplift",
@@ -82,7 +101,14 @@ def rich_tables(report: Report, detail: bool = True) -> Group:
         outcomes.add_row(row.cadence, row.segment, period_label(row), *outcome_cells(row.counts))
     engagement.add_row("all", "", "", *engagement_cells(report.total), style="bold", end_section=True)
     outcomes.add_row("all", "", "", *outcome_cells(report.total), style="bold", end_section=True)
-    return Group(engagement, outcomes, *(Text(f"• {note}", style="dim") for note in notes(report)))
+    pools = Table("cadence", "pool", *POOL, title="The privileged pool vs the rest, all periods")
+    for column in pools.columns[2:]:
+        column.justify = "right"
+    for pool in report.by_pool:
+        pools.add_row(*pool_key(pool), *pool_cells(pool.counts),
+                      style="bold" if pool.cadence == "all" else None)
+    return Group(engagement, outcomes, pools,
+                 *(Text(f"• {note}", style="dim") for note in notes(report)))
 
 
 def _markdown_table(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
@@ -111,12 +137,26 @@ def markdown(report: Report) -> str:
     if report.empty:
         return "\n".join([*lines, "No messages or holdout decisions in this slice."])
     lines += _markdown_pair(report, report.by_segment, "per cadence and segment")
+    lines += ["## The privileged pool vs the rest, all periods", "",
+              f"| cadence | pool | {' | '.join(POOL)} |", "|---|---|" + "---:|" * len(POOL),
+              *(f"| {' | '.join(pool_key(row) + pool_cells(row.counts))} |"
+                for row in report.by_pool), ""]
     lines += _markdown_pair(report, report.rows, "per period")
     return "\n".join([*lines, *(f"- {note}" for note in notes(report))])
 
 
 def _rounded(share: float | None) -> float | None:
     return None if share is None else round(100 * share, 2)
+
+
+def pool_rows(report: Report) -> list[dict[str, Any]]:
+    """The Prefect table artifact of privileged vs the rest: one row per cadence (and all) × pool."""
+    return [{"cadence": row.cadence, "pool": row.pool,
+             **{name: getattr(row.counts, name) for name in Counts.__dataclass_fields__},
+             "applied_pct": _rounded(row.counts.over_sent(row.counts.applied)),
+             "apply_uplift_pp": (None if row.counts.apply_uplift.points is None
+                                 else round(row.counts.apply_uplift.points, 2)),
+             "attribution_window_open": row.window_open} for row in report.by_pool]
 
 
 def table_rows(report: Report) -> list[dict[str, Any]]:

@@ -1,6 +1,9 @@
-"""Shared words for matching openings to candidates: one canonical string per value."""
+"""Shared words for matching openings to candidates: one canonical string per value, and how
+each is written in the message's language (places: `vivier.rules.places`)."""
 
 from __future__ import annotations
+
+from vivier.rules import places
 
 # A candidate's `expertise` and an opening's `expertise` are compared as equal strings.
 EXPERTISES: tuple[str, ...] = (
@@ -18,6 +21,49 @@ EXPERTISES: tuple[str, ...] = (
 
 HR_EXPERTISE = "Ressources humaines"
 
+# How each field is written in a message: (label, phrase) per language. The phrase is the field
+# with its preposition, as in "your search in payroll" / "votre recherche en paie".
+EXPERTISE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "Ressources humaines": {"fr": ("Ressources humaines", "en ressources humaines"),
+                            "en": ("Human resources", "in human resources")},
+    "Paie": {"fr": ("Paie", "en paie"), "en": ("Payroll", "in payroll")},
+    "Recrutement": {"fr": ("Recrutement", "en recrutement"),
+                    "en": ("Recruitment", "in recruitment")},
+    "Développement logiciel": {"fr": ("Développement logiciel", "en développement logiciel"),
+                               "en": ("Software development", "in software development")},
+    "Data": {"fr": ("Data", "dans la data"), "en": ("Data", "in data")},
+    "Finance": {"fr": ("Finance", "en finance"), "en": ("Finance", "in finance")},
+    "Marketing": {"fr": ("Marketing", "en marketing"), "en": ("Marketing", "in marketing")},
+    "Ventes": {"fr": ("Ventes", "dans la vente"), "en": ("Sales", "in sales")},
+    "Logistique": {"fr": ("Logistique", "en logistique"), "en": ("Logistics", "in logistics")},
+    "Santé": {"fr": ("Santé", "dans la santé"), "en": ("Healthcare", "in healthcare")},
+}
+_EXPERTISE_BY_NAME = {name.casefold(): canonical for canonical, words in EXPERTISE_WORDS.items()
+                      for name in (canonical, *(label for label, _ in words.values()))}
+
+
+def expertise(value: str | None) -> str | None:
+    """The canonical field a value names (its French or English label, any case), else None."""
+    return _EXPERTISE_BY_NAME.get((value or "").strip().casefold())
+
+
+def field_label(value: str | None, language: str) -> str:
+    """How a field is written in `language` ("Paie" -> "Payroll"); unknown: as given."""
+    canonical = expertise(value)
+    if canonical is None:
+        return (value or "").strip()
+    return EXPERTISE_WORDS[canonical].get(language, EXPERTISE_WORDS[canonical]["en"])[0]
+
+
+def field_phrase(value: str | None, language: str) -> str:
+    """The field with its preposition ("en paie", "dans la data", "in payroll"); unknown: "en X"."""
+    canonical = expertise(value)
+    if canonical is None:
+        text = (value or "").strip()
+        return f"en {text}" if language == "fr" else f"in {text}"
+    return EXPERTISE_WORDS[canonical].get(language, EXPERTISE_WORDS[canonical]["en"])[1]
+
+# The demo's places (the seeder draws from these; the full vocabulary is `vivier.rules.places`).
 FRENCH_CITIES: tuple[str, ...] = (
     "Paris",
     "Lyon",
@@ -37,7 +83,7 @@ CANADA_LOCATIONS: tuple[str, ...] = ("Canada", "Montréal", "Toronto", "Québec"
 
 UK_LOCATIONS: tuple[str, ...] = ("London", "Manchester")
 
-REMOTE = "Remote"
+REMOTE = places.REMOTE
 
 # Where a candidate searches and where an opening is: a city, a country, or remote work.
 SEARCH_LOCATIONS: tuple[str, ...] = (
@@ -48,7 +94,7 @@ SEARCH_LOCATIONS: tuple[str, ...] = (
     REMOTE,
 )
 
-# A country or remote search covers these places when matching openings.
+# The demo's countries and their cities (matching reads `vivier.rules.places`).
 REGIONS: dict[str, tuple[str, ...]] = {
     "France": FRENCH_CITIES,
     "Canada": CANADA_LOCATIONS,

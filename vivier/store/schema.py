@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -103,6 +104,9 @@ class Candidate(Base):
     expertise: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16))
+    # The owner recruiter in the ATS: signs the messages of a privileged candidate.
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    owner_name: Mapped[str | None] = mapped_column(String(200))
     last_applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -141,6 +145,9 @@ class Preference(Base):
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
     frequency: Mapped[str] = mapped_column(String(16))
     privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Their own field and place (preference page): they win over the ATS's candidate values.
+    expertise: Mapped[str | None] = mapped_column(String(200))
+    search_location: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(64))
 
@@ -263,6 +270,7 @@ class Send(Base):
     segment: Mapped[str | None] = mapped_column(String(64))
     template: Mapped[str | None] = mapped_column(String(200))
     template_version: Mapped[str | None] = mapped_column(String(64))
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     message_id: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -342,5 +350,6 @@ class Decision(Base):
     segment: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
