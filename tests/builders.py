@@ -67,6 +67,20 @@ def openings(engine: sa.Engine, as_of: datetime, count: int = 3) -> None:
             "url": "https://blog.example.org/tip", "published_at": as_of - timedelta(days=3)})
 
 
+def weekly_content(engine: sa.Engine, weeks: int = 80) -> None:
+    """A tip and an article per language every week up to today, for everyone (untagged): what
+    a team's content feed gives, so every weekly and monthly message has something new (nothing
+    new, nothing sent: a test about something else needs a catalog)."""
+    today = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Content), [
+            {"external_id": f"WEEKLY-{kind}-{language}-{week}", "kind": kind, "locale": language,
+             "title": f"{kind} {week}", "summary": None, "tags": [],
+             "url": f"https://blog.example.org/{language}/{kind}/{week}",
+             "published_at": today - timedelta(weeks=week)}
+            for week in range(weeks) for kind in ("tip", "article") for language in ("fr", "en")])
+
+
 def many_candidates(engine: sa.Engine, count: int, prefix: str = "B") -> list[int]:
     """Insert `count` consenting active candidates in bulk; returns their ids."""
     rows = [{"external_id": f"{prefix}-{n:07d}", "email": f"{prefix.lower()}{n}@example.org",

@@ -101,6 +101,15 @@ def engine(db_url: str) -> sa.Engine:
 
 
 @pytest.fixture
+def catalog(db_url: str) -> None:
+    """Content for every week up to today (tests/builders.py weekly_content): a run messages
+    whoever is eligible. Without it, nothing new means nothing sent (`nothing_new`)."""
+    from tests import builders
+
+    builders.weekly_content(db.engine_for(db_url))
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings for a test, also exported as VIVIER_* so flows and the CLI see them."""
     values = {

@@ -17,7 +17,7 @@ from vivier.pipeline.backfill import plan_backfill
 from vivier.rules.cadences import PeriodTooLate, period_key, period_start, today_in
 from vivier.store.schema import Candidate, Interaction, Run, Send
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_harness", "catalog")
 
 
 def sent_per_period(engine: sa.Engine) -> dict[str, int]:

@@ -97,6 +97,7 @@ def test_db_upgrade_creates_a_private_database(tmp_path: Path, monkeypatch: pyte
     assert mode(database) == 0o600 and mode(database.parent) == 0o700
 
 
+@pytest.mark.usefixtures("catalog")
 def test_samples_are_private_and_purged_after_their_days(engine, settings: Settings,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from vivier.pipeline.resources import Resources

@@ -15,7 +15,7 @@ from vivier.rules.cadences import today_in
 from vivier.settings import get_settings
 from vivier.store.schema import Send
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp,
+pytestmark = [pytest.mark.usefixtures("prefect_harness", "catalog"), pytest.mark.smtp,
               pytest.mark.both_dialects]  # two runs racing for the same claims, per dialect
 
 

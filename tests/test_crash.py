@@ -21,7 +21,7 @@ from vivier.rules.cadences import today_in
 from vivier.settings import get_settings
 from vivier.store.schema import Candidate, Send
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("prefect_harness", "catalog"), pytest.mark.smtp, pytest.mark.slow]
 
 CANDIDATES = 2000
 # (SMTP command, its number within the run) at which the sender is killed:

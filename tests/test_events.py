@@ -197,6 +197,7 @@ def test_a_bare_or_bracketed_message_id_is_stored_in_the_ledger_form() -> None:
     assert "private" not in repr(event("opened", "a@b.example", recipient="private@example.org"))
 
 
+@pytest.mark.usefixtures("catalog")
 def test_a_hard_bounce_excludes_the_candidate_from_the_next_run_as_suppressed(engine, settings) -> None:
     bounced, fine = builders.candidate(engine), builders.candidate(engine)
     ingest(engine, [event("bounced", sent(engine, bounced), bounce_type="hard")], "esp")

@@ -16,7 +16,7 @@ from vivier.rules.cadences import PeriodTooLate, period_key, today_in
 from vivier.settings import Settings
 from vivier.store.schema import Decision, Interaction, Send
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_harness", "catalog")
 
 
 def recipients(settings: Settings) -> list[str]:

@@ -16,7 +16,7 @@ from vivier.rules.identity import email_hash
 from vivier.settings import Settings, get_settings
 from vivier.store.schema import Interaction, Send, Suppression
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp]
+pytestmark = [pytest.mark.usefixtures("prefect_harness", "catalog"), pytest.mark.smtp]
 
 
 @pytest.fixture

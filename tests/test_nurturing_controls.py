@@ -17,7 +17,7 @@ from vivier.rules.identity import email_hash
 from vivier.settings import Settings, get_settings
 from vivier.store.schema import Decision, Interaction, Run, Send, Suppression, utcnow
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_harness", "catalog")
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, **values: object) -> Settings:

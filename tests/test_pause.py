@@ -48,6 +48,7 @@ def test_until_or_days_exactly_one_and_never_in_the_past() -> None:
             until_day(until, days, today)
 
 
+@pytest.mark.usefixtures("catalog")
 def test_a_paused_candidate_is_recorded_paused_in_a_real_run_and_a_resumed_one_is_sent(
         engine, resources) -> None:
     zone = resources.settings.zone

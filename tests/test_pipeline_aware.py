@@ -56,6 +56,7 @@ def sent(engine: sa.Engine, cadence: str) -> set[int]:
             Send.cadence == cadence, Send.status == "sent")))
 
 
+@pytest.mark.usefixtures("catalog")
 def test_an_open_application_holds_the_candidate_in_process(engine, resources) -> None:
     held = {outcome: builders.candidate(engine) for outcome in ("applied", "screening", "interview", "offer")}
     for outcome, candidate_id in held.items():

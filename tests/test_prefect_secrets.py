@@ -13,7 +13,7 @@ from tests import builders
 from vivier.rules.cadences import today_in
 from vivier.settings import SettingsError, get_settings, load_settings
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.smtp]
+pytestmark = [pytest.mark.usefixtures("prefect_harness", "catalog"), pytest.mark.smtp]
 
 
 def test_the_smtp_password_comes_from_a_prefect_secret_block(engine, settings, monkeypatch) -> None:

@@ -48,6 +48,7 @@ def run(settings: Settings, **build: object) -> object:
     return run_period(Resources.build(settings, **build), "weekly", today_in(settings.zone))  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("catalog")
 def test_an_unwritable_outbox_fails_the_run_before_any_row_is_claimed(engine, settings, tmp_path) -> None:
     builders.candidate(engine)
     blocked = tmp_path / "not-a-folder"
@@ -76,6 +77,7 @@ def test_a_weak_signing_key_stops_the_run_outside_the_demo(engine, settings, key
     assert ledger(engine) == {}
 
 
+@pytest.mark.usefixtures("catalog")
 def test_the_demo_may_sign_with_the_demo_key(engine, settings) -> None:
     someone = builders.candidate(engine)
     demo = settings.model_copy(update={"env": Environment.demo, "secret_key": SecretStr(DEMO_SECRET)})
@@ -84,6 +86,7 @@ def test_the_demo_may_sign_with_the_demo_key(engine, settings) -> None:
     assert ledger(engine) == {someone: "sent"}
 
 
+@pytest.mark.usefixtures("catalog")
 def test_a_message_building_error_for_everyone_leaves_no_row_sending(
         engine, settings, monkeypatch: pytest.MonkeyPatch) -> None:
     people = [builders.candidate(engine) for _ in range(3)]
@@ -109,6 +112,7 @@ class _BreaksAfterOne(NoneTransport):
         return Session()
 
 
+@pytest.mark.usefixtures("catalog")
 def test_a_chunk_stopped_half_way_hands_the_rest_back_as_pending(engine, settings) -> None:
     first, *rest = [builders.candidate(engine) for _ in range(3)]
     with pytest.raises(RunStopped, match="the outbox vanished"):

@@ -15,6 +15,7 @@ from vivier.rules.cadences import today_in
 from vivier.store.schema import Decision, Run, Send
 
 
+@pytest.mark.usefixtures("catalog")
 def test_run_period_plans_gates_delivers_and_records_the_summary(engine, resources) -> None:
     assert not any(name.startswith("VIVIER_") for name in os.environ)  # nothing to patch
     sent_to = [builders.candidate(engine) for _ in range(3)]
@@ -40,6 +41,7 @@ def test_run_period_stops_before_sending_when_the_data_is_broken(engine, resourc
     assert issubclass(RunStopped, RuntimeError)
 
 
+@pytest.mark.usefixtures("catalog")
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_flow_run_in_this_process_uses_the_installed_resources(engine, resources) -> None:
     builders.candidate(engine)

@@ -121,6 +121,7 @@ def fresh_world(template: Path, folder: str, cast: list[tuple[str, str | None, s
     settings = load_settings(database_url=url, batch_size=10, samples_dir=Path(folder) / "samples",
                              secret_key="property-secret-key-of-32-bytes-at-least")
     engine = db.make_engine(url)
+    builders.weekly_content(engine)  # something new for everyone: nothing new is sent to nobody
     world = World(engine, settings, [])
     for number, (status, consent, frequency, twin) in enumerate(cast):
         email = world.people[-1].address if twin and world.people else f"person{number}@example.org"

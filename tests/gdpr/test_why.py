@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -31,6 +32,7 @@ def consent_ids(engine, candidate_id) -> list[int]:
                                  .order_by(Consent.recorded_at, Consent.id)))
 
 
+@pytest.mark.usefixtures("catalog")
 def test_a_sent_message_shows_its_template_and_the_consent_in_force_when_it_left(engine, settings) -> None:
     day = today_in(settings.zone)
     sent = builders.candidate(engine)
@@ -76,6 +78,7 @@ def test_a_period_no_run_considered_says_so(engine, settings) -> None:
     assert never_run.detail == "no quarterly run for 2024-Q1 yet"
 
 
+@pytest.mark.usefixtures("catalog")
 def test_why_on_the_command_line_as_a_table_and_as_json(engine, settings) -> None:
     day = today_in(settings.zone)
     sent = builders.candidate(engine, external_id="ATS-WHY-1")

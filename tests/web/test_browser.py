@@ -23,7 +23,7 @@ from tests.web.conftest import LiveServer, rows
 from vivier.rules.cadences import today_in
 from vivier.store.schema import Candidate, Preference, Suppression
 
-pytestmark = [pytest.mark.browser, pytest.mark.smtp, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.browser, pytest.mark.smtp, pytest.mark.usefixtures("prefect_harness", "catalog")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -22,6 +22,7 @@ def one_click(live: LiveServer, path: str, **headers: str) -> httpx.Response:
         return provider.post(path, content=ONE_CLICK_BODY, headers={**FORM, **headers})
 
 
+@pytest.mark.usefixtures("catalog")
 @pytest.mark.usefixtures("prefect_harness")
 def test_one_click_unsubscribes_at_once_and_the_next_run_excludes_the_candidate(
     engine, settings, live: LiveServer

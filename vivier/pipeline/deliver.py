@@ -20,8 +20,8 @@ from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
-from vivier.store.schema import Candidate, Interaction, SendItem, utcnow
-from vivier.store.sql import add_suppressions
+from vivier.store.schema import Candidate, Interaction, utcnow
+from vivier.store.sql import add_send_items, add_suppressions
 from vivier.transports import Outcome, SendResult, TransportSession
 
 BOUNCE_CHECK_EVERY = 10  # chunks between two bounce-rate readings when this batch saw none
@@ -178,8 +178,7 @@ def _record(
     ledger_moves.record(conn, updates)
     if interactions:
         conn.execute(insert(Interaction), interactions)
-    if items:
-        conn.execute(insert(SendItem), items)
+    add_send_items(conn, items)
     if contacted:
         people = cast(Table, Candidate.__table__)
         conn.execute(

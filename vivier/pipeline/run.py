@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from vivier.messages.catalog import load_catalog
 from vivier.messages.context import sender_domain
 from vivier.messages.mime import HeaderInjection, OutgoingMessage, build_mime, message_id_for
 from vivier.messages.tokens import unsubscribe_url
@@ -246,7 +247,9 @@ def catalog_notes(resources: Resources, spec: RunSpec, tally: Tally) -> list[str
     is sent either way (`nothing_new`): a feed outage must not bring back empty messages."""
     if spec.cadence not in CADENCES or not tally.stages["extracted"]:
         return []
-    catalog, settings = resources.catalog(spec), resources.settings
+    settings = resources.settings
+    with resources.engine.connect() as conn:  # read here: the batches' catalog may live in workers
+        catalog = load_catalog(conn, spec.as_of, settings.zone)
     if catalog.is_empty():
         return [f"**No openings and no content** open on {spec.as_of}: nothing new to send "
                 f"({tally.reasons['nothing_new']:,} candidates `nothing_new`). Load the feeds "

@@ -12,7 +12,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from vivier.store.schema import Interaction, Suppression
+from vivier.store.schema import Interaction, SendItem, Suppression
 
 
 def _insert(conn: Connection, model: Any) -> Any:
@@ -24,6 +24,13 @@ def add_suppressions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert suppressions; an address already suppressed keeps its first reason."""
     if rows:
         conn.execute(_insert(conn, Suppression).on_conflict_do_nothing(), rows)
+
+
+def add_send_items(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """What sent messages showed; a resent message (an in-doubt one, resent by an operator)
+    may have shown the same items already: they are kept once."""
+    if rows:
+        conn.execute(_insert(conn, SendItem).on_conflict_do_nothing(), rows)
 
 
 def record_events(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
