@@ -105,7 +105,8 @@ REMOTE_PLACE = Place(name=REMOTE, kind="remote", country=None,
 def _countries() -> dict[str, Place]:
     """Every country CLDR names in both languages, by ISO code."""
     french = Locale("fr").territories
-    return {code: _country(code) for code in Locale("en").territories
+    codes = (str(code) for code in Locale("en").territories)  # regions are numeric ("150")
+    return {code: _country(code) for code in codes
             if len(code) == 2 and code.isalpha() and code in french}
 
 
