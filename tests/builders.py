@@ -53,6 +53,15 @@ def consent_event(engine: sa.Engine, candidate_id: int, state: str, at: datetime
             "source": "test", "evidence": {}, "recorded_at": at})
 
 
+def job(engine: sa.Engine, external_id: str, published_at: datetime) -> int:
+    """One French data opening in Lyon, published then; returns its id."""
+    with engine.begin() as conn:
+        return int(conn.execute(sa.insert(Job).returning(Job.id), {
+            "external_id": external_id, "title": f"Data engineer {external_id}", "company": "Acme",
+            "location": "Lyon", "expertise": "Data", "url": f"https://jobs.example.org/{external_id}",
+            "locale": "fr", "languages": ["fr"], "published_at": published_at}).scalar_one())
+
+
 def openings(engine: sa.Engine, as_of: datetime, count: int = 3) -> None:
     """`count` French data openings in Lyon, old enough for everyone (past the privileged
     pool's 7-day head start), and a French tip."""

@@ -11,17 +11,12 @@ from tests import builders
 from vivier.pipeline.run import run_period
 from vivier.rules.cadences import today_in
 from vivier.rules.segments import Segment, SegmentFilter, Segments
-from vivier.store.schema import Candidate, Decision, Job, Send, SendItem
+from vivier.store.schema import Candidate, Decision, Send, SendItem
 
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def _job(engine: sa.Engine, external_id: str, published_at: datetime) -> int:
-    with engine.begin() as conn:
-        return int(conn.execute(sa.insert(Job).returning(Job.id), {
-            "external_id": external_id, "title": f"Data engineer {external_id}", "company": "Acme",
-            "location": "Lyon", "expertise": "Data", "url": f"https://jobs.example.org/{external_id}",
-            "locale": "fr", "languages": ["fr"], "published_at": published_at}).scalar_one())
+_job = builders.job
 
 
 def _a_week_passes(engine: sa.Engine) -> None:

@@ -24,18 +24,13 @@ from vivier.report.html import render_html
 from vivier.report.model import PRIVILEGED, THE_REST
 from vivier.rules.cadences import today_in
 from vivier.settings import load_settings
-from vivier.store.schema import Candidate, Decision, Job, Send
+from vivier.store.schema import Candidate, Decision, Send
 
 PARIS = ZoneInfo("Europe/Paris")
 SETTINGS = load_settings(secret_key="test-secret-key-of-at-least-32-bytes")
 
 
-def _job(engine: sa.Engine, external_id: str, published: datetime) -> int:
-    with engine.begin() as conn:
-        return int(conn.execute(sa.insert(Job).returning(Job.id), {
-            "external_id": external_id, "title": f"Data engineer {external_id}", "company": "Acme",
-            "location": "Lyon", "expertise": "Data", "url": f"https://jobs.example.org/{external_id}",
-            "locale": "fr", "languages": ["fr"], "published_at": published}).scalar_one())
+_job = builders.job
 
 
 def _texts(outbox: Path) -> list[str]:

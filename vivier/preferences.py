@@ -11,6 +11,7 @@ candidate (imports, the GDPR desk); no web framework here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -211,27 +212,30 @@ SEARCH_FIELDS = ("expertise", "search_location")
 
 
 def _known_expertise(chosen: str | None, state: CandidateState) -> str | None:
-    """The canonical field chosen (unchanged when not given, or when it is the current value)."""
-    canonical = vocabulary.expertise(chosen)
-    if chosen is None or chosen == state.expertise or (
-            canonical is not None and canonical == vocabulary.expertise(state.expertise)):
-        return state.expertise  # the same field, however it is spelled
-    if canonical is None:
-        raise ChoiceRefused(f"unknown field {chosen[:60]!r}: choose one of "
-                            f"{', '.join(vocabulary.EXPERTISES)}", "expertise")
-    return canonical
+    return _known(chosen, state.expertise, vocabulary.expertise, "expertise",
+                  f"unknown field: choose one of {', '.join(vocabulary.EXPERTISES)}")
 
 
 def _known_place(chosen: str | None, state: CandidateState) -> str | None:
-    """The canonical place chosen (unchanged when not given, or when it is the current value)."""
-    found = places.place(chosen)
-    if chosen is None or chosen == state.search_location or (
-            found is not None and found == places.place(state.search_location)):
-        return state.search_location  # the same place, however it is spelled
-    if found is None:
-        raise ChoiceRefused(f"unknown place {chosen[:60]!r}: choose a city, a country or remote "
-                            "work the vocabulary knows (vivier/rules/places.py)", "search_location")
-    return found.name
+    return _known(chosen, state.search_location, _place_name, "search_location",
+                  "unknown place: choose a city, a country or remote work the vocabulary knows "
+                  "(vivier/rules/places.py)")
+
+
+def _place_name(value: str | None) -> str | None:
+    found = places.place(value)
+    return found.name if found else None
+
+
+def _known(chosen: str | None, current: str | None, canonical: Callable[[str | None], str | None],
+           choice: str, refusal: str) -> str | None:
+    """The canonical value chosen; the current one when none is given or it names the same."""
+    wanted = canonical(chosen)
+    if chosen is None or chosen == current or (wanted is not None and wanted == canonical(current)):
+        return current  # the same, however it is spelled
+    if wanted is None:
+        raise ChoiceRefused(refusal, choice)
+    return wanted
 
 
 def _consent(
