@@ -84,7 +84,7 @@ REMOTE_POLICIES = ("onsite", "hybrid", "hybrid", "onsite")  # by opening number:
 EVENT_ZONES = {"fr": "Europe/Paris", "en": "America/Toronto"}
 # The owner recruiters of the demo pool, by Faker locale (the ATS's `owner` and `owner_name`).
 OWNERS = {
-    "fr_FR": (("Camille Martin", "camille.martin@vivier.example"),
+    "fr_FR": (("Élodie Bernard", "elodie.bernard@vivier.example"),
               ("Julien Lefèvre", "julien.lefevre@vivier.example")),
     "en_GB": (("Hannah Clarke", "hannah.clarke@vivier.example"),),
     "en_CA": (("Sarah Tremblay", "sarah.tremblay@vivier.example"),
