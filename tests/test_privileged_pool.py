@@ -187,3 +187,29 @@ def _app():  # type: ignore[no-untyped-def]
     app = typer.Typer()
     app.command()(report_command)
     return app
+
+
+# --- what the survey and the renewal say -------------------------------------------------------
+
+
+@pytest.mark.parametrize("language,promise,signed,invite", [
+    ("en", "as soon as it is published, up to 10 days before the other candidates",
+     "signed by the recruiter who follows your profile", "your field and where you are looking"),
+    ("fr", "dès sa publication, jusqu'à 10 jours avant les autres candidats",
+     "signés par le recruteur qui suit votre profil", "votre métier et l'endroit où vous cherchez"),
+])
+def test_the_survey_says_exactly_what_the_pool_does_and_invites_to_say_what_they_look_for(
+    language: str, promise: str, signed: str, invite: str
+) -> None:
+    from vivier.messages.rendering import TEMPLATES_DIR, Renderer, sample_context
+
+    context = sample_context()
+    context["pool"]["head_start_days"] = 10
+    context["period"]["cadence"] = "consent_survey"
+    renderer = Renderer(TEMPLATES_DIR)
+    survey = renderer.render("consent_survey", language, context).text
+    assert promise in survey and signed in survey and invite in survey
+    assert "before they are published" not in survey and "avant leur publication" not in survey
+    renewal = renderer.render("consent_renewal", language, context).text
+    assert ("Recruitment" if language == "en" else "Recrutement") in renewal  # their field today
+    assert ("where you are looking" if language == "en" else "l'endroit où vous cherchez") in renewal
