@@ -84,3 +84,17 @@ def test_a_label_in_either_language_or_another_spelling_is_the_same_choice(engin
     with pytest.raises(ChoiceRefused) as refused:
         preferences.apply_choices(engine, cid, Choices(expertise="Astrologie"), EVIDENCE)
     assert refused.value.choice == "expertise" and "Paie" in str(refused.value)
+
+
+def test_erasure_forgets_the_chosen_field_and_place_and_the_owner(engine) -> None:
+    from vivier.gdpr.anonymise import anonymise
+
+    cid = builders.candidate(engine, owner_email="sarah@talents.example", owner_name="Sarah")
+    preferences.apply_choices(engine, cid, Choices(expertise="Paie", search_location="Canada"),
+                              EVIDENCE)
+    with engine.begin() as conn:
+        assert anonymise(conn, [cid], source="request") == [cid]
+    (preference,) = rows(engine, Preference, candidate_id=cid)
+    (candidate,) = rows(engine, Candidate, id=cid)
+    assert (preference.expertise, preference.search_location) == (None, None)
+    assert (candidate.owner_email, candidate.owner_name) == (None, None)

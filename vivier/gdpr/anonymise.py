@@ -1,6 +1,7 @@
 """Anonymise candidates: what both erasure requests and the retention flow do.
 
-What goes: the profile's names, address, city, search location, expertise and tags; in
+What goes: the profile's names, address, city, search location, expertise and tags (also
+those chosen on the preference page) and owner recruiter; in
 every row about the person (any table referencing `candidates.id`), their identifiers
 inside text and JSON (the address, the names, any address- or IP-shaped string) and the
 values of JSON keys that hold identifiers or free text (IP, user agent, note, body…).
@@ -43,7 +44,7 @@ from vivier.gdpr import person_tables
 from vivier.ledger import moves as ledger_moves
 from vivier.rules.identity import ErasureKeys, email_hash, normalise_email
 from vivier.settings import Settings, get_settings
-from vivier.store.schema import Candidate, ErasureKey, Interaction, Send, utcnow
+from vivier.store.schema import Candidate, ErasureKey, Interaction, Preference, Send, utcnow
 from vivier.store.sql import add_suppressions
 
 ERASED = "[erased]"
@@ -163,6 +164,9 @@ def _anonymise_chunk(
         _scrub_rows(conn, table, column, people)
     conn.execute(update(Candidate).where(Candidate.id.in_(list(people)))
                  .values(**_blank_profile(), erased_at=now, updated_at=now))
+    # Their own choice of field and place is profile too (the preference page's).
+    conn.execute(update(Preference).where(Preference.candidate_id.in_(list(people)))
+                 .values(expertise=None, search_location=None))
     conn.execute(insert(Interaction), [
         {"candidate_id": candidate_id, "kind": "erased", "flow_run_id": flow_run_id,
          "details": {"source": source}, "occurred_at": now} for candidate_id in people])
