@@ -177,6 +177,7 @@ def run_artifacts(flow_run_id: UUID) -> dict[str, Artifact]:
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.usefixtures("catalog")
 def test_a_weekly_run_on_a_process_worker_messages_each_eligible_candidate_once(
     operator: Operator, api: None, engine: sa.Engine, db_url: str
 ) -> None:
