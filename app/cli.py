@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import automations, gdpr, imports, ops, people, run, seed, segments, templates
+from app.commands import automations, gdpr, imports, ops, people, preview, run, seed, segments, templates
 from app.commands import db as db_commands
 from app.commands import report as report_commands
 from app.commands import web as web_commands
@@ -31,6 +31,7 @@ app.add_typer(automations.app, name="ops")
 app.command("why")(gdpr.why)
 app.command("pause")(people.pause)
 app.command("resume")(people.resume)
+app.command("preview")(preview.preview)
 app.add_typer(segments.app, name="segments")
 app.add_typer(templates.app, name="templates")
 

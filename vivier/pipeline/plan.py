@@ -25,7 +25,7 @@ from vivier.messages.context import (
     render_context,
 )
 from vivier.messages.mime import build_mime
-from vivier.messages.rendering import TemplateProblem
+from vivier.messages.rendering import RenderedMessage, TemplateProblem
 from vivier.messages.shown import NOTHING_SHOWN, shown_in_range
 from vivier.pipeline import extract
 from vivier.pipeline.resources import Resources
@@ -103,6 +103,9 @@ class BatchPlan:
     pending: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     gone_stale: list[int] = field(default_factory=list)
+    # Sees each planned message as decided: (row, template, context, rendered). A preview keeps
+    # what it shows with it; a run has none.
+    on_planned: Callable[[dict[str, Any], str, dict[str, Any], RenderedMessage], None] | None = None
 
 
 def plan_batch(
@@ -202,6 +205,8 @@ def decide(
                     "created_at": now, "privileged": bool(row.get("privileged")),
                 })
                 tally.segment(segment)["planned"] += 1
+                if plan.on_planned is not None:
+                    plan.on_planned(row, template, context, rendered)
                 if spec.dry_run and samples and len(tally.samples) < SAMPLES_PER_RUN:
                     tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
         if reason is not None:

@@ -47,12 +47,14 @@ class RunStopped(RuntimeError):
 def open_spec(
     resources: Resources, cadence: str, key: str, start: date, day: date, dry_run: bool,
     flow_run_id: str | None = None, segments: Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> RunSpec:
-    """Record the run in `runs` and fix its "now": every batch judges dates the same way."""
+    """Record the run in `runs` and fix its "now" (default: the clock's): every batch judges
+    dates the same way."""
     run_id = runs.open_run(resources.engine, cadence, key, dry_run, flow_run_id)
     return RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
                    dry_run=dry_run, flow_run_id=flow_run_id,
-                   segments=tuple(segments) if segments else None, started_at=utcnow())
+                   segments=tuple(segments) if segments else None, started_at=now or utcnow())
 
 
 def preflight(resources: Resources, spec: RunSpec) -> None:
@@ -324,8 +326,11 @@ def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: 
 def run_period(
     resources: Resources, cadence: str, day: date, *, dry_run: bool = False,
     segments: Sequence[str] | None = None, limit: int | None = None, force: bool = False,
+    now: datetime | None = None,
 ) -> RunSummary:
     """A whole cadence run, without Prefect: `carry_out` with its batches in a plain loop.
+
+    `now` is the run's clock (default: the real one); a test gives the scheduled instant.
 
     Raises what the flow would (the gate's error, or `RunStopped` with the summary's notes);
     the summary is stored with the run either way.
@@ -333,11 +338,11 @@ def run_period(
     started = time.monotonic()
     settings = resources.settings
     key = period_key(cadence, day)
-    check_lateness(cadence, key, today_in(settings.zone), settings.lateness_days(cadence), force)
+    check_lateness(cadence, key, today_in(settings.zone, now), settings.lateness_days(cadence), force)
     if segments:
         resources.segments.check_selection(segments)
     spec = open_spec(resources, cadence, key, period_start(cadence, key), day, dry_run,
-                     segments=segments)
+                     segments=segments, now=now)
     summary = new_summary(spec)
 
     def deliver_here(bounds: list[Bound], planned: int) -> Iterator[Tally | BaseException]:

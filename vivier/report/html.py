@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -23,9 +22,9 @@ from vivier.report.render import (
     pool_cells,
     pool_key,
 )
-from vivier.store.files import OutputProblem, check_target
+from vivier.store.files import replace_page
 
-REPORT_TITLE = "<title>vivier — nurturing report".encode()
+REPORT_TITLE = "vivier — nurturing report".encode()
 
 
 def _cells(rows: Sequence[PeriodFigures], total: Counts) -> list[tuple[list[str], list[str], list[str]]]:
@@ -69,26 +68,6 @@ def write_html(report: Report, path: Path, templates_dir: Path) -> Path:
     OutputProblem for a folder, a symbolic link, or an existing file that is not a report
     this function wrote (a typo must never replace the database or anything else).
     """
-    path = Path(path)
     page = render_html(report, templates_dir).encode("utf-8")
-    check_target(path, make_folder=True)
-    if path.exists() and not _is_report(path):
-        raise OutputProblem(f"{path} exists and is not a vivier HTML report: vivier does not "
-                            "overwrite it; choose another file name")
-    descriptor = os.open(path, _REPLACE, 0o644)  # figures only: no personal data in it
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(page)
-    return path
-
-
-_REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-
-
-def _is_report(path: Path) -> bool:
-    """Whether `path` holds a page written by `write_html` (its title says so near the top)."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(2048)
-    except OSError:
-        return False
-    return head.lstrip().lower().startswith(b"<!doctype html>") and REPORT_TITLE in head
+    # Figures only, no personal data: readable by the team's other accounts.
+    return replace_page(Path(path), page, REPORT_TITLE, "HTML report", private=False)

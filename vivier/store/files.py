@@ -72,3 +72,36 @@ def purge_older_than(folder: Path, days: int, now: float | None = None) -> int:
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
     return removed
+
+
+_REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def replace_page(path: Path, page: bytes, title: bytes, what: str, *, private: bool) -> Path:
+    """Write an HTML page vivier makes (a report, a preview, a timeline): a new file, or over an
+    earlier page of the same kind (its `<title>` starts with `title`), never over anything else.
+
+    A `private` page (personal data) is 0600, also when it replaces one; another is 0644
+    (less what the umask takes) when created.
+    OutputProblem for a folder, a symbolic link, or any other existing file.
+    """
+    path = check_target(path, make_folder=True)
+    if path.exists() and not _is_page(path, title):
+        raise OutputProblem(f"{path} exists and is not a vivier {what}: vivier does not "
+                            "overwrite it; choose another file name")
+    descriptor = os.open(path, _REPLACE, PRIVATE_FILE if private else 0o644)
+    with os.fdopen(descriptor, "wb") as file:
+        if private:
+            os.fchmod(file.fileno(), PRIVATE_FILE)  # a replaced page keeps its mode otherwise
+        file.write(page)
+    return path
+
+
+def _is_page(path: Path, title: bytes) -> bool:
+    """Whether `path` holds a page whose title (near the top) starts with `title`."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(2048)
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith(b"<!doctype html>") and b"<title>" + title in head
