@@ -18,6 +18,7 @@ from vivier.gdpr.anonymise import anonymise, erasure_keys_of, forget_samples, sa
 from vivier.gdpr.export import export_person, to_json
 from vivier.gdpr.why import ConsentEvent, Explanation, explain
 from vivier.pipeline.plan import application_pauses
+from vivier.report.team_pages import write_timeline
 from vivier.rules.cadences import CadenceName, period_start
 from vivier.rules.segments import SegmentProblem, load_segments
 from vivier.store.files import OutputProblem, check_target, write_private
@@ -150,6 +151,7 @@ def why(
     cadence: CadenceName | None = typer.Option(None, "--cadence", help="only this cadence"),
     period: str | None = typer.Option(None, "--period", help="only this period: 2026-W48, 2026-11, 2026-Q4"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    html: Path | None = typer.Option(None, "--html", help="also write a page for the team here (0600)"),
 ) -> None:
     """Why a candidate got, or did not get, each message: cadence, segment, decisions, consent.
 
@@ -157,6 +159,10 @@ def why(
     in force when it left, or the decision that kept it back and its reason; for in_process
     and recently_hired, the ATS application (job id and outcome) that held them. Above the
     table: the application holding them now, and a recruiter's pause (vivier pause), if any.
+    Below: the timeline, oldest first: consent events, preference changes, applications,
+    pauses, each run's decision and send, and what came back (delivered, opened, clicked,
+    replied, bounced, complained, unsubscribed). --html writes the same as a page (personal
+    data: 0600, for the team).
 
     Examples:
 
@@ -165,8 +171,15 @@ def why(
       vivier why 12 --period 2026-W48            # the cadence follows from the key
 
       vivier why T-000012 --cadence monthly --json
+
+      vivier why T-000012 --html var/why-T-000012.html
     """
     settings = load()
+    if html is not None:
+        try:  # before reading anything: a wrong path is the operator's to fix first
+            check_target(html, make_folder=True)
+        except OutputProblem as problem:
+            refuse(problem)
     cadence_name = cadence.value if cadence else _cadence_of(period)
     if period and cadence_name:
         try:
@@ -186,6 +199,12 @@ def why(
         sys.stdout.write(to_json(story.to_dict()) + "\n")
     else:
         show_explanation(story)
+    if html is not None:
+        try:
+            written = write_timeline(story, html, settings.templates_dir)
+        except OutputProblem as problem:
+            refuse(problem)
+        err_console.print(f"page: {escape(str(written))} (0600: personal data, for the team only)")
 
 
 def _cadence_of(period: str | None) -> str | None:
@@ -244,3 +263,16 @@ def show_explanation(story: Explanation) -> None:
     if not story.periods:
         table.caption = "no run has considered this candidate yet"
     console.print(table)
+    console.print(timeline_table(story))
+
+
+def timeline_table(story: Explanation) -> Table:
+    """Every dated fact, oldest first (times in UTC)."""
+    table = Table("when (UTC)", "what", "cadence · period", "detail", title="timeline (oldest first)")
+    for moment in story.timeline:
+        period = " · ".join(part for part in (moment.cadence, moment.period_key) if part)
+        table.add_row(f"{moment.at:%Y-%m-%d %H:%M}", escape(moment.kind), escape(period),
+                      escape(moment.summary))
+    if not story.timeline:
+        table.caption = "nothing recorded about this candidate yet"
+    return table

@@ -5,7 +5,8 @@ sent message, else the latest of its ledger row and its decisions; with it, the 
 event in force at that moment (the latest one recorded at or before it, ties broken by
 id exactly as the planner breaks them). A decision `in_process` / `recently_hired` names the
 application that held them (job and outcome); "now" also names the one holding them today,
-and a recruiter's active pause (`vivier pause`: until when, by whom, why).
+and a recruiter's active pause (`vivier pause`: until when, by whom, why). The timeline
+(`timeline.py`) lists every dated fact about them, oldest first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, exists, select
 
 from vivier.gdpr.export import plain
 from vivier.gdpr.retention import last_active_contact, months_after
+from vivier.gdpr.timeline import Moment, candidate_timeline
 from vivier.pauses import active_end
 from vivier.pipeline import extract
 from vivier.rules.cadences import STATUS_CADENCE, period_start
@@ -87,6 +89,7 @@ class Explanation:
     former: bool = False  # an application ended: the former candidates' cadence unless chosen
     holding: dict[str, Any] | None = None  # the application holding them now: reason, job, outcome…
     paused: dict[str, Any] | None = None  # a recruiter's active pause: until, by, reason, since
+    timeline: list[Moment] = field(default_factory=list)  # every dated fact, oldest first
 
     def to_dict(self) -> dict[str, Any]:
         return dict(plain(asdict(self)))
@@ -125,6 +128,7 @@ def explain(
         former=former,
         holding=None if erased or pauses is None else holding_now(conn, candidate_id, pauses, now),
         paused=None if erased else paused_now(conn, candidate_id, now),
+        timeline=candidate_timeline(conn, candidate_id, cadence, period_key),
     )
 
 

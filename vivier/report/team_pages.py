@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from vivier.gdpr.why import Explanation
 from vivier.pipeline.preview import PLANNED, Preview, SegmentPreview
 from vivier.store.files import replace_page
 from vivier.store.schema import utcnow
@@ -46,3 +47,14 @@ def write_preview(preview: Preview, path: Path, templates_dir: Path) -> Path:
     """Write the preview page (0600); an earlier preview page may be replaced, nothing else."""
     return replace_page(Path(path), render_preview(preview, templates_dir), PREVIEW_TITLE,
                         "preview page", private=True)
+
+
+def render_timeline(story: Explanation, templates_dir: Path) -> bytes:
+    """A candidate's page, from `templates/timeline/timeline.html`: now, per period, the timeline."""
+    return _page(templates_dir, "timeline/timeline.html", story=story)
+
+
+def write_timeline(story: Explanation, path: Path, templates_dir: Path) -> Path:
+    """Write a candidate's page (0600); an earlier timeline page may be replaced, nothing else."""
+    return replace_page(Path(path), render_timeline(story, templates_dir), TIMELINE_TITLE,
+                        "timeline page", private=True)
