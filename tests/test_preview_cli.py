@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import stat
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from app.cli import app
 from tests import builders
-from tests.test_preview import PARIS, snapshot
+from tests.test_preview import PARIS, english_opening, snapshot
 from tests.web.test_browser import browser  # noqa: F401  (the same headless chromium fixture)
 from vivier.rules.schedule import scheduled_instant
-from vivier.store.schema import Job
 
 runner = CliRunner()
 MONDAY = scheduled_instant("weekly", "2026-W49", PARIS)
@@ -25,11 +22,7 @@ MONDAY = scheduled_instant("weekly", "2026-W49", PARIS)
 def pool(engine: Any) -> dict[str, int]:
     """A French and an English recipient, one withdrawn (tech), one in the hr-france segment."""
     builders.openings(engine, MONDAY)
-    with engine.begin() as conn:  # an opening English readers read too
-        conn.execute(sa.insert(Job), {
-            "external_id": "J-EN", "title": "Data analyst", "company": "Acme", "location": "Lyon",
-            "expertise": "Data", "url": "https://jobs.example.org/en", "languages": ["en", "fr"],
-            "published_at": MONDAY - timedelta(days=1)})
+    english_opening(engine, MONDAY)
     return {
         "lea": builders.candidate(engine, external_id="ATS-LEA", first_name="Léa"),
         "ann": builders.candidate(engine, external_id="ATS-ANN", first_name="Ann", locale="en"),

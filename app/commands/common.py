@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -15,6 +17,7 @@ from sqlalchemy import Engine
 from tasks.secrets import with_prefect_secrets
 from vivier.settings import Settings, SettingsError, get_settings
 from vivier.store import db
+from vivier.store.files import OutputProblem, check_target
 
 console = Console()
 err_console = Console(stderr=True)
@@ -71,6 +74,24 @@ def day_option(value: str, option: str) -> date:
     except ValueError:
         err_console.print(f"[red]{option} {value!r} is not a date: use YYYY-MM-DD[/red]")
         raise typer.Exit(2) from None
+
+
+def check_output(path: Path) -> None:
+    """Before any work: a page or file path vivier must not write to is the operator's to fix (exit 2)."""
+    try:
+        check_target(path, make_folder=True)
+    except OutputProblem as problem:
+        refuse(problem)
+
+
+def write_team_page(write: Callable[[], Path]) -> None:
+    """Write a page with personal data (`write` returns where), or exit 2 saying why not."""
+    try:
+        written = write()
+    except OutputProblem as problem:
+        refuse(problem)
+    err_console.print(f"page: {escape(str(written))} (0600: personal data, for the team only; "
+                      "delete it when done)", soft_wrap=True)
 
 
 def refuse(problem: Exception) -> NoReturn:

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.commands.common import console, engine, err_console, load, refuse
+from app.commands.common import check_output, console, engine, err_console, load, refuse, write_team_page
 from vivier.gdpr import CandidateNotFound, find_candidate
 from vivier.gdpr.anonymise import anonymise, erasure_keys_of, forget_samples, same_address
 from vivier.gdpr.export import export_person, to_json
@@ -176,10 +176,7 @@ def why(
     """
     settings = load()
     if html is not None:
-        try:  # before reading anything: a wrong path is the operator's to fix first
-            check_target(html, make_folder=True)
-        except OutputProblem as problem:
-            refuse(problem)
+        check_output(html)
     cadence_name = cadence.value if cadence else _cadence_of(period)
     if period and cadence_name:
         try:
@@ -200,11 +197,7 @@ def why(
     else:
         show_explanation(story)
     if html is not None:
-        try:
-            written = write_timeline(story, html, settings.templates_dir)
-        except OutputProblem as problem:
-            refuse(problem)
-        err_console.print(f"page: {escape(str(written))} (0600: personal data, for the team only)")
+        write_team_page(lambda: write_timeline(story, html, settings.templates_dir))
 
 
 def _cadence_of(period: str | None) -> str | None:

@@ -8,13 +8,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.commands.common import console, day_option, engine, load, refuse
+from app.commands.common import (
+    check_output,
+    console,
+    day_option,
+    engine,
+    load,
+    refuse,
+    write_team_page,
+)
 from app.commands.gdpr import _candidate_id
 from vivier.pipeline.preview import Preview, Sample, preview_period
 from vivier.report.team_pages import decision_rows, write_preview
 from vivier.rules.cadences import CadenceName
 from vivier.rules.segments import SegmentProblem
-from vivier.store.files import OutputProblem, check_target
 
 
 def preview(
@@ -50,10 +57,7 @@ def preview(
     settings = load()
     day = day_option(as_of, "--as-of") if as_of else None
     if html is not None:
-        try:  # before any work: a wrong path is the operator's to fix first
-            check_target(html, make_folder=True)
-        except OutputProblem as problem:
-            refuse(problem)
+        check_output(html)
     if weak_key := settings.signing_key_problem():  # the messages' links are signed
         refuse(ValueError(weak_key))
     database = engine(settings)
@@ -72,12 +76,7 @@ def preview(
         refuse(problem)
     show(found)
     if html is not None:
-        try:
-            written = write_preview(found, html, settings.templates_dir)
-        except OutputProblem as problem:
-            refuse(problem)
-        console.print(f"page: {escape(str(written))} (0600: personal data, for the team only; "
-                      "delete it when done)", soft_wrap=True)
+        write_team_page(lambda: write_preview(found, html, settings.templates_dir))
 
 
 def show(found: Preview) -> None:

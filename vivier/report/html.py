@@ -34,12 +34,16 @@ def _cells(rows: Sequence[PeriodFigures], total: Counts) -> list[tuple[list[str]
     return [*cells, (["all", "", ""], engagement_cells(total), outcome_cells(total))]
 
 
+def page_environment(templates_dir: Path) -> Environment:
+    """The team pages' Jinja environment (report, preview, timeline): `templates/`, autoescaped,
+    strict; each page extends `report/base.html`."""
+    return Environment(loader=FileSystemLoader(Path(templates_dir)),
+                       autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+
+
 def render_html(report: Report, templates_dir: Path) -> str:
     """The report page, from `templates/report/report.html` (autoescaped)."""
-    environment = Environment(
-        loader=FileSystemLoader(Path(templates_dir) / "report"),
-        autoescape=select_autoescape(default=True), undefined=StrictUndefined,
-    )
+    environment = page_environment(templates_dir)
     trends = [(cadence, trend_chart(cadence, list(points)))
               for cadence, points in groupby(report.trend, key=lambda point: point.cadence)]
     total = report.total
@@ -54,7 +58,7 @@ def render_html(report: Report, templates_dir: Path) -> str:
     ]
     tables = [("per cadence and segment", _cells(report.by_segment, total)),
               ("per period", _cells(report.rows, total))]
-    return environment.get_template("report.html").render(
+    return environment.get_template("report/report.html").render(
         report=report, headline=headline, trends=trends,
         funnels=[(funnel.segment, funnel_chart(funnel)) for funnel in report.funnels],
         engagement_header=ENGAGEMENT, outcome_header=OUTCOMES, tables=tables, notes=notes(report),

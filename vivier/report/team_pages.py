@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from vivier.gdpr.why import Explanation
 from vivier.pipeline.preview import PLANNED, Preview, SegmentPreview
+from vivier.report.html import page_environment
 from vivier.store.files import replace_page
 from vivier.store.schema import utcnow
 
@@ -18,8 +17,7 @@ TIMELINE_TITLE = "vivier — timeline".encode()
 
 
 def _page(templates_dir: Path, name: str, **context: Any) -> bytes:
-    environment = Environment(loader=FileSystemLoader(Path(templates_dir)),
-                              autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+    environment = page_environment(templates_dir)
     generated = f"{utcnow():%Y-%m-%d %H:%M}"
     return environment.get_template(name).render(generated=generated, **context).encode("utf-8")
 
