@@ -1,6 +1,7 @@
 """A run of one period, step by step: open → plan → gate → deliver → summary, with the notes a
 stopped run leaves. The Prefect flows run these steps as tasks (flows/lifecycle.py);
-`run_period()` runs them in a plain loop, for tests, the bench and previews.
+`run_period()` runs them in a plain loop, for tests and the bench (a preview decides without a
+run: pipeline/preview.py).
 """
 
 from __future__ import annotations
