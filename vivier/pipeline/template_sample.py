@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,8 @@ def check_real_candidates(resources: Resources, size: int, now: datetime) -> Rea
     failing: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     candidates = renders = quarantined = 0
     with resources.engine.connect() as conn:
-        catalog = load_catalog(conn, today, settings.zone)
+        catalog = load_catalog(conn, today, settings.zone,  # as a run's (Resources.catalog)
+                               timedelta(days=settings.privileged_head_start_days))
         for cadence in CADENCES:
             sampled = sample_pool(conn, cadence, size)
             invalid = resources.validate(_frame(sampled), now).failures if sampled else {}
