@@ -38,6 +38,9 @@ from vivier.settings import Settings, get_settings, load_settings  # noqa: E402
 from vivier.store import db  # noqa: E402
 
 TEMPLATE_DB = "vivier_template"
+# Send windows open at any hour, so that a test's run sends whatever the hour it runs at; the
+# tests of the windows themselves (tests/test_send_windows.py…) set the real ones.
+ALWAYS_OPEN = {f"send_hours_{cadence}": "always" for cadence in ("weekly", "monthly", "quarterly")}
 _counter = itertools.count()
 BOTH_DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -121,6 +124,7 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         # One batch per run (each batch is a Great Expectations validation, ~0.2-0.4 s):
         # tests about batching set a small VIVIER_BATCH_SIZE of their own.
         "VIVIER_BATCH_SIZE": "1000",
+        **{f"VIVIER_{name.upper()}": value for name, value in ALWAYS_OPEN.items()},
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -144,6 +148,6 @@ def resources(db_url: str, tmp_path: Path) -> Iterator[Resources]:
     clear), installed for the flows and tasks it runs in this process; transport `none`."""
     own = load_settings(database_url=db_url, transport="none", maildir_path=tmp_path / "outbox",
                         samples_dir=tmp_path / "samples", batch_size=1000,
-                        secret_key="test-secret-key-of-at-least-32-bytes")
+                        secret_key="test-secret-key-of-at-least-32-bytes", **ALWAYS_OPEN)
     with using(Resources.build(own)) as installed:
         yield installed

@@ -20,6 +20,7 @@ P, S, OK, F, D = (SendState.pending, SendState.sending, SendState.sent, SendStat
 SPEC = {
     (NEW, P), (P, P), (F, P),  # plan (again after a failure)
     (P, S),  # claim
+    (P, F),  # lapse: still waiting for its send window when the period's lateness limit passed
     (S, P), (S, OK), (S, F), (S, D),  # release; the transport's answer; lease expired
     (D, OK),  # evidence that it left (reconcile), or an operator's word (mark_sent)
     (D, P),  # operator: resend

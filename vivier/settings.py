@@ -7,11 +7,15 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceParseError
+
+if TYPE_CHECKING:
+    from vivier.rules.send_window import SendWindow
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,11 @@ class Settings(BaseSettings):
     lateness_weekly_days: int = Field(6, ge=0, description="weekly period accepted until")
     lateness_monthly_days: int = Field(20, ge=0, description="monthly period accepted until")
     lateness_quarterly_days: int = Field(45, ge=0, description="quarterly period accepted until")
+    # Candidates' own local time (vivier/rules/send_window.py); the consent survey uses the monthly's.
+    send_hours_weekly: str = Field("mon-fri 09:00-11:30", description="weekly send window, local time")
+    send_hours_monthly: str = Field("mon-fri 09:00-11:30", description="monthly send window, local time")
+    send_hours_quarterly: str = Field(
+        "mon-fri 09:00-11:30", description="quarterly send window, local time")
     task_retries: int = Field(2, ge=0, le=10, description="Prefect retries of a failed batch task")
     # Two: plan batches are CPU-bound (GIL); more at once only hold more rows in memory.
     plan_concurrency: int = Field(2, ge=1, le=64, description="plan batches in flight at once")
@@ -211,6 +220,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
         return value
 
+    @field_validator("send_hours_weekly", "send_hours_monthly", "send_hours_quarterly")
+    @classmethod
+    def _send_window(cls, value: str) -> str:
+        from vivier.rules.send_window import SendWindow
+
+        return str(SendWindow.parse(value))  # WindowProblem is a ValueError: says what to write
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -302,6 +318,17 @@ class Settings(BaseSettings):
 
     def lateness_days(self, cadence: str) -> int:
         return int(getattr(self, f"lateness_{cadence}_days"))
+
+    def timing_cadence(self, cadence: str) -> str:
+        """The cadence whose send window and lateness a ledger cadence follows: its own, or the
+        monthly's for the consent survey's kinds (they run monthly)."""
+        return cadence if hasattr(self, f"send_hours_{cadence}") else "monthly"
+
+    def send_hours(self, cadence: str) -> SendWindow:
+        """The send window of a ledger cadence, in the candidates' local time."""
+        from vivier.rules.send_window import SendWindow
+
+        return SendWindow.parse(getattr(self, f"send_hours_{self.timing_cadence(cadence)}"))
 
     @property
     def uses_demo_secret(self) -> bool:

@@ -1,4 +1,5 @@
-"""Every write of `sends.status`: plan, withdraw, claim, release, record, expire, reconcile, resolve.
+"""Every write of `sends.status`: plan, withdraw, claim, release, record, expire, reconcile, resolve,
+lapse; and of who may claim a row when (`adopt_due`, `reschedule`: the send windows).
 
 Each statement is built from the allowed moves (`states.ALLOWED`) and guarded in SQL by the
 state the row must be in, so a concurrent writer that got there first wins and nothing else
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -44,6 +45,22 @@ class Claim:
     template: str
 
 
+@dataclass(frozen=True)
+class Due:
+    """Which pending rows may leave at `at`: their window has opened and, when it has a
+    `length`, not yet closed (a row that missed its window waits for the next one)."""
+
+    at: datetime
+    length: timedelta | None = None
+
+    def condition(self) -> Any:
+        if self.length is None:
+            opened = Send.not_before <= self.at
+        else:
+            opened = and_(Send.not_before <= self.at, Send.not_before > self.at - self.length)
+        return or_(Send.not_before.is_(None), opened)  # planned before send windows: at once
+
+
 def _move(conn: Connection, move: Move, target: SendState, *where: Any, **values: Any) -> Any:
     """`UPDATE sends SET status = target … WHERE status IN (move's sources) AND where…`."""
     before = sources(move)
@@ -73,6 +90,9 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
             "template": statement.excluded.template,
             "template_version": statement.excluded.template_version,
             "privileged": statement.excluded.privileged,
+            "not_before": statement.excluded.not_before,
+            "send_by": statement.excluded.send_by,
+            "zone": statement.excluded.zone,
             "error": None,
         },
         # Literal SQL: an expanding IN cannot sit in a many-row statement.
@@ -97,13 +117,16 @@ def withdraw_run(engine: Engine, run_id: int) -> None:
         withdraw(conn, Send.run_id == run_id)
 
 
-def claimable(engine: Engine, run_id: int, lo: int, hi: int, size: int) -> list[Claim]:
-    """Up to `size` of the run's pending rows in `(lo, hi]`, by candidate: read, not yet claimed."""
+def claimable(engine: Engine, run_id: int, lo: int, hi: int, size: int,
+              due: Due | None = None) -> list[Claim]:
+    """Up to `size` of the run's pending rows in `(lo, hi]` (only those `due`, when given), by
+    candidate: read, not yet claimed."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(Send.id, Send.candidate_id, Send.segment, Send.template).where(
                 Send.run_id == run_id, Send.status == str(SendState.pending),
                 Send.candidate_id > lo, Send.candidate_id <= hi,
+                *([due.condition()] if due is not None else []),
             ).order_by(Send.candidate_id).limit(size))
         return [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in rows]
 
@@ -129,6 +152,59 @@ def claim(conn: Connection, run_id: int, flow_run_id: str | None,
     )
     held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
     return sorted(held, key=lambda claim: claim.candidate_id)
+
+
+def adopt_due(conn: Connection, run_id: int, cadence: str, period_key: str, due: Due, lo: int, hi: int,
+              busy_runs: list[int]) -> int:
+    """Hand the period's due pending rows in `(lo, hi]` to a deliver run (`run_id`); rows of a
+    run still at work (`busy_runs`) stay its own to send. Returns how many it took.
+
+    Only the owner of a row claims it (`claim` is guarded by the run), so however a deliver run
+    and a cadence run overlap, each row leaves once.
+    """
+    taken = conn.execute(
+        update(Send).where(
+            Send.cadence == cadence, Send.period_key == period_key,
+            Send.status == str(SendState.pending), due.condition(),
+            Send.candidate_id > lo, Send.candidate_id <= hi,
+            or_(Send.run_id.is_(None), Send.run_id.not_in(busy_runs or [-1])),
+        ).values(run_id=run_id))
+    return int(taken.rowcount or 0)
+
+
+def lapse(conn: Connection, moment: datetime) -> list[tuple[str, str, str | None]]:
+    """Pending rows whose period's lateness limit (`send_by`) passed before they could leave:
+    `failed`, never sent. Returns (cadence, period key, zone) of each, for the summary."""
+    check_move(Move.lapse, SendState.pending, SendState.failed)
+    lapsed = conn.execute(
+        update(Send).where(Send.status == str(SendState.pending), Send.send_by <= moment)
+        .values(status=str(SendState.failed),
+                error="lapsed: its send window came after the period's lateness limit")
+        .returning(Send.cadence, Send.period_key, Send.zone))
+    return [(row.cadence, row.period_key, row.zone) for row in lapsed]
+
+
+def missed_window(conn: Connection, cadence: str, due: Due) -> list[tuple[int, int]]:
+    """(send id, candidate id) of the cadence's pending rows whose window closed unsent (a
+    deliver run that did not come): they wait for their next window (`reschedule`)."""
+    if due.length is None:
+        return []
+    return [(row.id, row.candidate_id) for row in conn.execute(
+        select(Send.id, Send.candidate_id).where(
+            Send.cadence == cadence, Send.status == str(SendState.pending),
+            Send.not_before <= due.at - due.length))]
+
+
+def reschedule(conn: Connection, not_before: dict[int, datetime]) -> None:
+    """Give pending rows (send id -> instant) the opening of their next window."""
+    if not not_before:
+        return
+    sends = cast(Table, Send.__table__)
+    conn.execute(
+        sends.update().where(sends.c.id == bindparam("send_id"),
+                             sends.c.status == str(SendState.pending))
+        .values(not_before=bindparam("new_not_before")),
+        [{"send_id": send_id, "new_not_before": moment} for send_id, moment in not_before.items()])
 
 
 def release(engine: Engine, send_ids: list[int]) -> None:

@@ -5,6 +5,8 @@
                           └────release───────┘     failed ──re-plan──▶ pending   │
                                                    in_doubt ──evidence──▶ sent
                                                    in_doubt ──operator──▶ sent | pending
+             pending ──lapse──▶ failed   (still waiting for its send window when the period's
+                                          lateness limit passed: never sent)
 
 `sent` is final: nothing moves a sent row, so nobody gets one message twice. `in_doubt`
 (the message may have left) becomes `sent` on evidence that it did (a delivered or bounced
@@ -41,6 +43,7 @@ class Move(StrEnum):
     mark_sent = "mark_sent"  # an operator checked that it arrived
     resend = "resend"  # an operator hands it back to the next run
     history = "history"  # a send made before this ledger saw it (the demo's past periods)
+    lapse = "lapse"  # still waiting when the period's lateness limit passed: never sent
 
 
 _MOVES: dict[Move, tuple[frozenset[SendState | None], frozenset[SendState]]] = {
@@ -54,6 +57,7 @@ _MOVES: dict[Move, tuple[frozenset[SendState | None], frozenset[SendState]]] = {
     Move.mark_sent: (frozenset({SendState.in_doubt}), frozenset({SendState.sent})),
     Move.resend: (frozenset({SendState.in_doubt}), frozenset({SendState.pending})),
     Move.history: (frozenset({NEW}), frozenset({SendState.sent})),
+    Move.lapse: (frozenset({SendState.pending}), frozenset({SendState.failed})),
 }
 
 # The whole graph, for reading: which states a row may go to from each state, by any move.

@@ -18,6 +18,7 @@ from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
+from vivier.pipeline.timing import due
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
 from vivier.store.schema import Candidate, Interaction, utcnow
@@ -31,14 +32,16 @@ Result = tuple[Claim, SendResult, str | None]  # a claimed row, the transport's 
 def deliver_batch(
     resources: Resources, spec: RunSpec, lo: int, hi: int, session: TransportSession,
 ) -> Tally:
-    """Send every pending row of this run in `(lo, hi]`, chunk by chunk, through `session`."""
+    """Send every pending row of this run in `(lo, hi]` whose send window is open at the run's
+    clock, chunk by chunk, through `session`; later waves wait for the hourly deliver."""
     engine, settings = resources.engine, resources.settings
     tally = Tally()
+    open_now = due(settings, spec.cadence, spec.send_clock)
     with engine.connect() as conn:
         if problem := guardrails.complaint_problem(conn, utcnow(), settings):
             _stop(engine, spec, problem)
     chunks, cursor = 0, lo
-    while chunk := _pending_unless_stopped(engine, spec, cursor, hi, settings.send_chunk_size):
+    while chunk := _pending_unless_stopped(engine, spec, cursor, hi, settings.send_chunk_size, open_now):
         cursor = chunk[-1].candidate_id  # rows a concurrent run took are not read again
         with engine.connect() as conn:
             candidates = extract.read_candidates(conn, [row.candidate_id for row in chunk])
@@ -127,11 +130,12 @@ def _send_one(
     return claim, session.send(message, mime), message.message_id
 
 
-def _pending_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int) -> list[Claim]:
+def _pending_unless_stopped(engine: Engine, spec: RunSpec, lo: int, hi: int, size: int,
+                            open_now: ledger_moves.Due) -> list[Claim]:
     with engine.connect() as conn:
         if reason := guardrails.stop_reason(conn, spec.run_id):
             raise DeliverabilityStop(reason)
-    return ledger_moves.claimable(engine, spec.run_id, lo, hi, size)
+    return ledger_moves.claimable(engine, spec.run_id, lo, hi, size, open_now)
 
 
 def _stop(engine: Engine, spec: RunSpec, problem: str) -> None:

@@ -31,7 +31,7 @@ CANDIDATE_COLUMNS = (
     func.coalesce(Preference.expertise, Candidate.expertise).label("expertise"), Candidate.tags,
     Candidate.status, Candidate.last_applied_at,
     Candidate.last_contacted_at, Candidate.created_at, Candidate.erased_at,
-    Candidate.owner_email, Candidate.owner_name,
+    Candidate.owner_email, Candidate.owner_name, Candidate.timezone,
 )
 
 

@@ -31,6 +31,7 @@ from vivier.pipeline import extract
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
+from vivier.pipeline.timing import Timing
 from vivier.rules.cadences import CADENCES
 from vivier.rules.eligibility import (
     ApplicationFact,
@@ -172,9 +173,11 @@ def decide(
     tally.checks.update(findings.by_check)
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
+    timing = Timing(settings, spec)  # the send window in each candidate's own zone
 
     for row in facts.rows:
         candidate_id, segment = row["id"], row["segment"]
+        slot = timing.slot(row)
         detail = ""
         reason: str | None
         if candidate_id in findings.failures:
@@ -186,6 +189,8 @@ def decide(
             if reason in (Reason.in_process, Reason.recently_hired):  # name the application
                 hold = application_hold(candidate.applications, now, application_pauses(settings))
                 detail = hold.describe() if hold else ""
+        if reason is None and (late := timing.too_late(slot)):
+            reason, detail = Reason.too_late, late
         if reason is None:
             context = render_context(row, tools.catalog, settings, period, spec.as_of, row["shown"])
             if carries_nothing_new(context) and not _sends_when_empty(tools, segment, spec.cadence):
@@ -202,9 +207,12 @@ def decide(
                     "period_key": spec.period_key, "run_id": spec.run_id,
                     "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
                     "template_version": rendered.template_version, "attempts": 0,
-                    "created_at": now, "privileged": bool(row.get("privileged")),
+                    "created_at": now, "privileged": bool(row.get("privileged")), **slot.columns(),
                 })
                 tally.segment(segment)["planned"] += 1
+                if timing.waits(slot):  # a later wave: the hourly deliver sends it
+                    tally.stages["waiting"] += 1
+                    tally.waiting[slot.zone] += 1
                 if plan.on_planned is not None:
                     plan.on_planned(row, template, context, rendered)
                 if spec.dry_run and samples and len(tally.samples) < SAMPLES_PER_RUN:

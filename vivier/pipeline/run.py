@@ -48,14 +48,16 @@ class RunStopped(RuntimeError):
 def open_spec(
     resources: Resources, cadence: str, key: str, start: date, day: date, dry_run: bool,
     flow_run_id: str | None = None, segments: Sequence[str] | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, clock: datetime | None = None,
 ) -> RunSpec:
     """Record the run in `runs` and fix its "now" (default: the clock's): every batch judges
-    dates the same way."""
+    dates the same way. `clock` (demo, tests) is the instant whose send windows count instead
+    of that "now", without moving it."""
     run_id = runs.open_run(resources.engine, cadence, key, dry_run, flow_run_id)
     return RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
                    dry_run=dry_run, flow_run_id=flow_run_id,
-                   segments=tuple(segments) if segments else None, started_at=now or utcnow())
+                   segments=tuple(segments) if segments else None, started_at=now or utcnow(),
+                   clock=clock)
 
 
 def preflight(resources: Resources, spec: RunSpec) -> None:
@@ -327,7 +329,7 @@ def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: 
 def run_period(
     resources: Resources, cadence: str, day: date, *, dry_run: bool = False,
     segments: Sequence[str] | None = None, limit: int | None = None, force: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, clock: datetime | None = None,
 ) -> RunSummary:
     """A whole cadence run, without Prefect: `carry_out` with its batches in a plain loop.
 
@@ -343,21 +345,41 @@ def run_period(
     if segments:
         resources.segments.check_selection(segments)
     spec = open_spec(resources, cadence, key, period_start(cadence, key), day, dry_run,
-                     segments=segments, now=now)
+                     segments=segments, now=now, clock=clock)
     summary = new_summary(spec)
+    batches = local_batches(resources, spec, lambda lo, hi: plan.plan_batch(resources, spec, lo, hi))
+
+    def bounds() -> list[Bound]:
+        with resources.engine.connect() as conn:
+            return extract.batch_bounds(conn, cadence, settings.batch_size, limit)
+
+    return carry_out_here(resources, spec, summary, bounds, batches, started)
+
+
+def local_batches(resources: Resources, spec: RunSpec, plan_one: Callable[[int, int], Tally],
+                  delivers_only: bool = False) -> Batches:
+    """`carry_out`'s batches in a plain loop in this process. `delivers_only`: a deliver run,
+    whose rows were planned and gated by their cadence's run: it has no gate and withdraws nothing."""
 
     def deliver_here(bounds: list[Bound], planned: int) -> Iterator[Tally | BaseException]:
         with resources.transport.open() as session:
             yield from _each_batch(resources, spec, bounds, session)
 
-    batches = Batches(
-        plan=lambda bounds: (plan.plan_batch(resources, spec, lo, hi) for lo, hi in bounds),
-        deliver=deliver_here, gate=lambda tally: gate(resources, spec, tally),
-        withdraw=lambda: withdraw(resources, spec), log=log)
+    def nothing(*_: Any) -> None:
+        return None
+
+    return Batches(
+        plan=lambda bounds: (plan_one(lo, hi) for lo, hi in bounds), deliver=deliver_here,
+        gate=nothing if delivers_only else lambda tally: gate(resources, spec, tally),
+        withdraw=nothing if delivers_only else lambda: withdraw(resources, spec), log=log)
+
+
+def carry_out_here(resources: Resources, spec: RunSpec, summary: RunSummary,
+                   bounds: Callable[[], list[Bound]], batches: Batches, started: float) -> RunSummary:
+    """`carry_out` over the batches `bounds()` gives, then the summary stored with the run,
+    whether it completed or stopped."""
     try:
-        with resources.engine.connect() as conn:
-            bounds = extract.batch_bounds(conn, cadence, settings.batch_size, limit)
-        carry_out(resources, spec, summary, bounds, batches)
+        carry_out(resources, spec, summary, bounds(), batches)
     except Exception as problem:
         summary.outcome = "failed"
         summary.notes = summary.notes or [f"**Stopped:** {problem}"]

@@ -28,6 +28,13 @@ class RunSpec:
     flow_run_id: str | None = None
     segments: tuple[str, ...] | None = None
     started_at: datetime | None = None  # the run's "now": every batch judges dates the same way
+    clock: datetime | None = None  # the instant whose send windows count (demo, tests); else started_at
+
+
+    @property
+    def send_clock(self) -> datetime:
+        """The instant that decides which send windows are open for this run."""
+        return self.clock or self.started_at or utcnow()
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Any
 
 from vivier.pipeline.tally import Tally
 
-_DELIVERY_KEYS = {"planned", "sent", "failed", "hard_bounce", "in_doubt"}
-STAGE_ORDER = ("extracted", "outside_segments", "invalid", "planned", "sent", "failed",
-               "hard_bounce", "in_doubt")
+_DELIVERY_KEYS = {"planned", "waiting", "sent", "failed", "hard_bounce", "in_doubt"}
+STAGE_ORDER = ("extracted", "outside_segments", "invalid", "planned", "waiting", "sent", "failed",
+               "hard_bounce", "in_doubt", "lapsed")
 
 
 @dataclass
@@ -53,6 +53,11 @@ class RunSummary:
         if self.tally.reasons:
             lines += ["", "## Not messaged, by reason", "", "| reason | candidates |", "|---|---:|"]
             lines += [f"| {reason} | {count:,} |" for reason, count in self.tally.reasons.most_common()]
+        if self.tally.waiting:
+            lines += ["", "## Waiting for their send window, by time zone", "",
+                      "The hourly `deliver` deployment sends each when its window opens.", "",
+                      "| time zone | messages |", "|---|---:|"]
+            lines += [f"| {zone} | {count:,} |" for zone, count in sorted(self.tally.waiting.items())]
         if self.tally.failures:
             lines += ["", "## Failed sends, by reply code or reason", "", "| reason | messages |",
                       "|---|---:|"]

@@ -18,6 +18,7 @@ class Tally:
     quarantined: list[tuple[int, str, str]] = field(default_factory=list)  # id, reason, detail
     samples: list[str] = field(default_factory=list)  # rendered sample files (dry run)
     failures: Counter[str] = field(default_factory=Counter)  # failed sends by reply code / reason
+    waiting: Counter[str] = field(default_factory=Counter)  # planned for a later window, by zone
 
     def segment(self, name: str) -> Counter[str]:
         return self.segments.setdefault(name, Counter())
@@ -36,6 +37,7 @@ class Tally:
         self.quarantined.extend(other.quarantined[:max(room, 0)])
         self.samples.extend(other.samples)
         self.failures.update(other.failures)
+        self.waiting.update(other.waiting)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,7 +45,7 @@ class Tally:
             "stages": dict(self.stages), "reasons": dict(self.reasons), "checks": dict(self.checks),
             "segments": {name: dict(counts) for name, counts in self.segments.items()},
             "quarantined": [list(row) for row in self.quarantined], "samples": list(self.samples),
-            "failures": dict(self.failures),
+            "failures": dict(self.failures), "waiting": dict(self.waiting),
         }
 
     @classmethod
@@ -54,4 +56,5 @@ class Tally:
             segments={name: Counter(c) for name, c in data.get("segments", {}).items()},
             quarantined=[tuple(row) for row in data.get("quarantined", [])],  # type: ignore[misc]
             samples=list(data.get("samples", [])), failures=Counter(data.get("failures", {})),
+            waiting=Counter(data.get("waiting", {})),
         )

@@ -31,6 +31,8 @@ class Reason(StrEnum):
     recently_contacted = "recently_contacted"
     holdout = "holdout"
     nothing_new = "nothing_new"  # the message would carry no opening or content not sent before
+    too_late = "too_late"  # their send window opens after the period's lateness limit
+    left_pool = "left_pool"  # waiting for their window, they left the cadence's pool (or audience)
     render_error = "render_error"
 
 

@@ -101,6 +101,33 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "United Kingdom": UK_LOCATIONS,
 }
 
+# The time zone of each place, and the country (ISO 3166) and subdivision whose public holidays
+# apply there (`holidays` codes). A candidate's zone comes from where they search, else their
+# city (vivier/rules/zones.py). A country-level place gets the zone most of its people live in:
+# Canada is America/Toronto (Eastern time: Ontario and Québec, over 60% of Canadians), so a
+# "Canada" search is written to at 09:00 in Toronto and Montréal, 06:00 in Vancouver at worst
+# rather than 03:00 in Montréal. Remote names no place: such a candidate's city decides.
+# Montréal and Québec use America/Toronto: IANA's canonical zone for Québec (America/Montreal
+# is only a link to it).
+PLACE_ZONES: dict[str, tuple[str, str, str | None]] = {
+    **{city: ("Europe/Paris", "FR", None) for city in FRENCH_CITIES},
+    "Strasbourg": ("Europe/Paris", "FR", "6AE"),  # Alsace: Good Friday and 26 December too
+    "France": ("Europe/Paris", "FR", None),
+    "Canada": ("America/Toronto", "CA", None),
+    "Montréal": ("America/Toronto", "CA", "QC"),
+    "Québec": ("America/Toronto", "CA", "QC"),
+    "Toronto": ("America/Toronto", "CA", "ON"),
+    "Ottawa": ("America/Toronto", "CA", "ON"),
+    "Calgary": ("America/Edmonton", "CA", "AB"),
+    "Vancouver": ("America/Vancouver", "CA", "BC"),
+    "United Kingdom": ("Europe/London", "GB", None),
+    "London": ("Europe/London", "GB", "ENG"),
+    "Manchester": ("Europe/London", "GB", "ENG"),
+    "Bristol": ("Europe/London", "GB", "ENG"),
+    "Leeds": ("Europe/London", "GB", "ENG"),
+    "Edinburgh": ("Europe/London", "GB", "SCT"),
+}
+
 TAGS: tuple[str, ...] = (
     "senior",
     "junior",

@@ -107,6 +107,8 @@ class Candidate(Base):
     # The owner recruiter in the ATS: signs the messages of a privileged candidate.
     owner_email: Mapped[str | None] = mapped_column(String(320))
     owner_name: Mapped[str | None] = mapped_column(String(200))
+    # IANA zone from the ATS; empty: derived from where they search (vivier/rules/zones.py).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     last_applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -258,6 +260,7 @@ class Send(Base):
         Index("ix_sends_run_status", "run_id", "status", "candidate_id"),
         Index("ix_sends_cadence_period_status", "cadence", "period_key", "status"),
         Index("ix_sends_message_id", "message_id"),
+        Index("ix_sends_status_not_before", "status", "not_before"),  # the due claim
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -277,6 +280,11 @@ class Send(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The candidate's send window (vivier/rules/send_window.py): from when it may leave, until
+    # when (the period's lateness limit), and the zone it was timed in. NULL: at once, no limit.
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    send_by: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Interaction(Base):
