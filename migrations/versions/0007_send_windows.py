@@ -1,5 +1,5 @@
-"""send windows: a candidate's time zone; each ledger row's not_before, send_by and zone, and
-the index the due claim reads (status, not_before)
+"""send windows: a candidate's time zone; each ledger row's not_before, send_by and zone, the
+index the due claim reads (status, not_before), and each run's kind (plan or deliver)
 
 Revision ID: 0007
 Revises: 0006
@@ -22,10 +22,14 @@ def upgrade() -> None:
     op.add_column("sends", sa.Column("send_by", sa.DateTime(timezone=True), nullable=True))
     op.add_column("sends", sa.Column("zone", sa.String(length=64), nullable=True))
     op.create_index("ix_sends_status_not_before", "sends", ["status", "not_before"])
+    # Runs already recorded planned their period; deliver runs come with the hourly deliver.
+    op.add_column("runs", sa.Column("kind", sa.String(length=16), server_default="plan", nullable=False))
 
 
 def downgrade() -> None:
     op.drop_index("ix_sends_status_not_before", table_name="sends")
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_column("kind")
     with op.batch_alter_table("sends", schema=None) as batch_op:
         batch_op.drop_column("zone")
         batch_op.drop_column("send_by")

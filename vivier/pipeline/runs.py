@@ -47,12 +47,13 @@ class RunTools:
 
 
 def open_run(
-    engine: Engine, cadence: str, period_key: str, dry_run: bool, flow_run_id: str | None
+    engine: Engine, cadence: str, period_key: str, dry_run: bool, flow_run_id: str | None,
+    kind: str = "plan",
 ) -> int:
     with engine.begin() as conn:
         return int(conn.execute(
             insert(Run).returning(Run.id),
-            {"cadence": cadence, "period_key": period_key, "dry_run": dry_run,
+            {"cadence": cadence, "period_key": period_key, "dry_run": dry_run, "kind": kind,
              "flow_run_id": flow_run_id, "state": "planning", "started_at": utcnow(),
              "heartbeat_at": utcnow(), "summary": {}},
         ).scalar_one())

@@ -243,6 +243,8 @@ class Run(Base):
     cadence: Mapped[str] = mapped_column(String(32))
     period_key: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # plan: a cadence (or survey) run; deliver: the hourly run sending what became due
+    kind: Mapped[str] = mapped_column(String(16), default="plan", server_default="plan")
     state: Mapped[str] = mapped_column(String(16), default="planning")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
