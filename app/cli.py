@@ -6,6 +6,7 @@ import typer
 
 from app.commands import automations, gdpr, imports, ops, people, preview, run, seed, segments, templates
 from app.commands import db as db_commands
+from app.commands import deliver as deliver_commands
 from app.commands import report as report_commands
 from app.commands import web as web_commands
 
@@ -21,6 +22,7 @@ app.add_typer(imports.app, name="import")
 app.command("seed")(seed.seed)
 app.command("run")(run.run)
 app.command("demo")(run.demo)
+app.command("deliver")(deliver_commands.deliver)
 app.command("web")(web_commands.web)
 app.command("backfill")(ops.backfill)
 app.command("status")(ops.status)

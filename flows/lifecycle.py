@@ -42,11 +42,16 @@ def with_retries(task: Task[Any, Any]) -> Task[Any, Any]:
 
 def run_lifecycle(
     spec: RunSpec, bounds: list[tuple[int, int]], plan_task: Task[Any, Any], label: str | None = None,
+    *, delivers_only: bool = False, summary: RunSummary | None = None,
 ) -> dict[str, Any]:
     """The run's lifecycle (`vivier.pipeline.run.carry_out`) with its batches as Prefect tasks,
-    a window at a time, then the summary published; a stop is published by the failure hook."""
+    a window at a time, then the summary published; a stop is published by the failure hook.
+
+    `delivers_only`: a deliver run (`plan_task` adopts due rows their cadence run planned and
+    gated): no quality gate, and nothing of the plan is ever withdrawn.
+    """
     settings = current().settings
-    summary = steps.new_summary(spec, label)
+    summary = summary or steps.new_summary(spec, label)
     started = time.monotonic()
     key = str(spec.flow_run_id)
     with _open_lock:
@@ -54,7 +59,8 @@ def run_lifecycle(
     batches = steps.Batches(
         plan=lambda chosen: _plan(spec, chosen, plan_task, settings.plan_concurrency),
         deliver=lambda chosen, planned: _deliver(spec, chosen, settings.smtp_connections, planned),
-        gate=lambda tally: gate(spec, tally), withdraw=lambda: release_plan(spec),
+        gate=(lambda tally: None) if delivers_only else lambda tally: gate(spec, tally),
+        withdraw=(lambda: None) if delivers_only else lambda: release_plan(spec),
         log=get_run_logger())
     steps.carry_out(current(), spec, summary, bounds, batches)
     steps.finish(summary, started)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -39,14 +39,25 @@ def nurture(
     segments: list[str] | None = None,
     limit: int | None = None,
     force: bool = False,
+    clock: datetime | None = None,
 ) -> dict:
-    """Message every eligible candidate of a cadence once for the period that contains `as_of`."""
+    """Message every eligible candidate of a cadence once for the period that contains `as_of`.
+
+    Each message leaves in the candidate's own send window: this run sends those open now, the
+    hourly `deliver` the later ones. `clock` (VIVIER_ENV=demo only) is the instant whose windows
+    count, to show the waves.
+    """
     settings = current().settings
+    if clock is not None and not settings.is_demo:
+        raise ValueError("the clock parameter is for the demo (VIVIER_ENV=demo): elsewhere "
+                         "messages leave in their windows from now on; leave clock empty")
     cadence = CadenceName(cadence)
     day = reference_day(as_of, flow_run.scheduled_start_time)
     key = period_key(cadence, day)
     check_lateness(cadence, key, today_in(settings.zone), settings.lateness_days(cadence), force)
     if segments:
         current().segments.check_selection(segments)
-    spec = open_run(cadence.value, key, period_start(cadence, key), day, dry_run, flow_run.id, segments)
+    clock = clock if clock is None or clock.tzinfo else clock.replace(tzinfo=UTC)
+    spec = open_run(cadence.value, key, period_start(cadence, key), day, dry_run, flow_run.id, segments,
+                    clock)
     return run_lifecycle(spec, cut_batches(cadence.value, limit), plan_batch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -18,10 +18,11 @@ from vivier.pipeline.tally import Tally
 
 @task(name="open-run", cache_policy=NO_CACHE)
 def open_run(cadence: str, period_key: str, start: date, day: date, dry_run: bool,
-             flow_run_id: object, segments: Sequence[str] | None = None) -> RunSpec:
+             flow_run_id: object, segments: Sequence[str] | None = None,
+             clock: datetime | None = None) -> RunSpec:
     """Record the run in `runs`; its spec travels to every batch."""
     return steps.open_spec(current(), cadence, period_key, start, day, dry_run,
-                           str(flow_run_id) if flow_run_id else None, segments)
+                           str(flow_run_id) if flow_run_id else None, segments, clock)
 
 
 @task(name="cut-batches", cache_policy=NO_CACHE)

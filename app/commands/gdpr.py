@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -191,7 +192,8 @@ def why(
         raise typer.Exit(2) from None
     with engine(settings).connect() as conn:
         story = explain(conn, _candidate_id(conn, candidate), segments, settings.retention_months,
-                        cadence_name, period, pauses=application_pauses(settings))
+                        cadence_name, period, pauses=application_pauses(settings),
+                        team_zone=settings.team_timezone)
     if as_json:
         sys.stdout.write(to_json(story.to_dict()) + "\n")
     else:
@@ -232,6 +234,8 @@ def show_explanation(story: Explanation) -> None:
                       f"{'yes' if story.suppressed else 'no'}")
         console.print(f"last active contact: {_day(story.last_active_contact)} · "
                       f"kept until: {_day(story.kept_until)}")
+        if story.zone:
+            console.print(f"time zone: {escape(story.zone['described'])}")
         if story.holding:
             hold = story.holding
             until = f"until {_day(hold['until'])}" if hold["until"] else "while it is open"
@@ -245,7 +249,10 @@ def show_explanation(story: Explanation) -> None:
     table = Table("cadence", "period", "outcome", "when", "template or reason", "consent in force",
                   title="per period (newest first)")
     for period in story.periods:
-        if period.template:
+        if period.outcome == "pending" and period.not_before and period.zone:
+            local = period.not_before.astimezone(ZoneInfo(period.zone))
+            what = f"waits for its send window: {local:%Y-%m-%d %H:%M} {period.zone}"
+        elif period.template:
             what = f"{period.template} @{(period.template_version or '?')[:8]}"
         else:
             what = period.detail or ""

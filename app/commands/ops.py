@@ -78,7 +78,7 @@ def status(
     cadence: CadenceName = typer.Argument(..., help="weekly, monthly or quarterly"),
     period: str = typer.Option(..., "--period", help="period key, e.g. 2026-W48, 2026-11, 2026-Q4"),
 ) -> None:
-    """Show the ledger of one period: sends by status, decisions by reason, in-doubt ids, runs.
+    """Show the ledger of one period: sends by status, decisions by reason, messages waiting for their send window (by time zone), in-doubt ids, runs (plan and deliver).
 
     Example: vivier status weekly --period 2026-W48
     """
@@ -95,11 +95,16 @@ def status(
     reasons = Table("reason", "candidates", title="not messaged (latest run)")
     for name, count in sorted(found.reasons.items(), key=lambda item: -item[1]):
         reasons.add_row(name, f"{count:,}")
-    runs = Table("run", "flow run id", "state", "dry run", "started", title="runs of this period")
+    runs = Table("run", "kind", "flow run id", "state", "dry run", "started", title="runs of this period")
     for run in found.runs:
-        runs.add_row(str(run["id"]), run["flow_run_id"] or "-", run["state"], str(run["dry_run"]),
+        runs.add_row(str(run["id"]), run["kind"], run["flow_run_id"] or "-", run["state"], str(run["dry_run"]),
                      f"{run['started_at']:%Y-%m-%d %H:%M} UTC")
     console.print(ledger, reasons)
+    if found.waiting:
+        waiting = Table("time zone", "messages", title="waiting for their send window (the hourly deliver sends them)")
+        for zone, count in found.waiting.items():
+            waiting.add_row(zone, f"{count:,}")
+        console.print(waiting)
     if found.failures:
         failures = Table("reply code or reason", "messages", title="failed sends")
         for reason, count in found.failures.items():

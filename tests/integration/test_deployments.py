@@ -201,6 +201,7 @@ def test_a_weekly_run_on_a_process_worker_messages_each_eligible_candidate_once(
             VIVIER_DATABASE_URL=db_url, VIVIER_TRANSPORT="smtp", VIVIER_SMTP_HOST=sink.host,
             VIVIER_SMTP_PORT=str(sink.port), VIVIER_SMTP_TLS="plain",
             VIVIER_SECRET_KEY="integration-secret-key-of-32-bytes-or-more", VIVIER_PROJECT_DIR=str(REPO),
+            VIVIER_SEND_HOURS_WEEKLY="always",  # whatever the hour the test runs at, all leave now
         )
     worker_log = succeeded(worked, operator.server)
 

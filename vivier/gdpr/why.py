@@ -5,8 +5,9 @@ sent message, else the latest of its ledger row and its decisions; with it, the 
 event in force at that moment (the latest one recorded at or before it, ties broken by
 id exactly as the planner breaks them). A decision `in_process` / `recently_hired` names the
 application that held them (job and outcome); "now" also names the one holding them today,
-and a recruiter's active pause (`vivier pause`: until when, by whom, why). The timeline
-(`timeline.py`) lists every dated fact about them, oldest first.
+a recruiter's active pause (`vivier pause`: until when, by whom, why), and the time zone their
+messages are timed in (and why that one); a message waiting for its send window says from when.
+The timeline (`timeline.py`) lists every dated fact about them, oldest first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from vivier.rules.cadences import STATUS_CADENCE, period_start
 from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationPauses, application_hold
 from vivier.rules.identity import email_hash
 from vivier.rules.segments import Segments
+from vivier.rules.zones import candidate_zone
 from vivier.store.schema import (
     Application,
     Candidate,
@@ -68,6 +70,8 @@ class PeriodStory:
     message_id: str | None = None
     consent: ConsentEvent | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    not_before: datetime | None = None  # a planned message: when its send window opens (UTC)
+    zone: str | None = None  # the zone its window was timed in
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Explanation:
     holding: dict[str, Any] | None = None  # the application holding them now: reason, job, outcome…
     paused: dict[str, Any] | None = None  # a recruiter's active pause: until, by, reason, since
     timeline: list[Moment] = field(default_factory=list)  # every dated fact, oldest first
+    zone: dict[str, Any] | None = None  # their time zone now: name, source, described
 
     def to_dict(self) -> dict[str, Any]:
         return dict(plain(asdict(self)))
@@ -99,10 +104,12 @@ def explain(
     conn: Connection, candidate_id: int, segments: Segments, retention_months: int,
     cadence: str | None = None, period_key: str | None = None,
     pauses: ApplicationPauses | None = None, now: datetime | None = None,
+    team_zone: str | None = None,
 ) -> Explanation:
     """Explain one candidate (KeyError if unknown); optionally one cadence and/or period only.
 
-    With `pauses` (the settings'), also the application that holds them out now, if any.
+    With `pauses` (the settings'), also the application that holds them out now, if any; with
+    `team_zone`, the time zone their messages are timed in.
     """
     row = conn.execute(select(Candidate.__table__).where(Candidate.id == candidate_id)).first()
     if row is None:
@@ -129,7 +136,13 @@ def explain(
         holding=None if erased or pauses is None else holding_now(conn, candidate_id, pauses, now),
         paused=None if erased else paused_now(conn, candidate_id, now),
         timeline=candidate_timeline(conn, candidate_id, cadence, period_key),
+        zone=None if erased or team_zone is None else _zone(person, team_zone),
     )
+
+
+def _zone(person: dict[str, Any], team_zone: str) -> dict[str, Any]:
+    zone = candidate_zone(person, team_zone)
+    return {"name": zone.name, "source": zone.source, "described": zone.describe()}
 
 
 def current_cadence(status: str, frequency: str | None, former: bool = False) -> str:
@@ -216,6 +229,7 @@ def _story(key: tuple[str, str], send: Any, decisions: list[Any], log: list[Cons
         story.outcome, story.at, story.detail = send.status, planned_at, send.error
         story.segment, story.template = send.segment, send.template
         story.template_version, story.message_id = send.template_version, send.message_id
+        story.not_before, story.zone = send.not_before, send.zone
     elif latest is not None:
         story.outcome, story.at, story.detail = latest.reason, latest.decided_at, latest.detail
         story.segment, story.dry_run = latest.segment, latest.dry_run

@@ -14,6 +14,8 @@ number and reason (never the email or the names). Decisions worth knowing:
   rejected for another reason does not count as the first: its corrected copy is taken).
 - `owner` is the owner recruiter's email address in the ATS (with their name, as they sign, in
   `owner_name`): they sign the messages of a privileged candidate; an empty cell clears it.
+- `timezone`, optional, is an IANA zone (`America/Toronto`; case aside): an unknown one rejects
+  the row; empty, the zone follows where they search or their city (`vivier.rules.zones`).
 - A re-imported candidate keeps its suppression (suppressions are by email hash); an
   erased person is not re-imported, under any ATS id: the keyed hashes of their address and
   ATS id (`vivier.imports.erased`) reject the row, and nothing of it is stored.
@@ -50,12 +52,13 @@ from vivier.rules.contact import (
     is_valid_email,
 )
 from vivier.rules.identity import ErasureKeys, email_hash, normalise_ats_id, normalise_email
+from vivier.rules.zones import canonical_zone
 from vivier.store.schema import Candidate, Suppression, utcnow
 from vivier.store.sql import one_of
 
 CANDIDATE_COLUMNS = ("external_id", "email", "first_name", "last_name", "locale", "status")
 CANDIDATE_OPTIONAL = ("city", "search_location", "expertise", "tags", "last_applied_at", "owner",
-                      "owner_name")
+                      "owner_name", "timezone")
 MAX_TAGS, MAX_TAG_LENGTH = 50, 64
 CANDIDATES = cast(Table, Candidate.__table__)
 LANGUAGES = " or ".join(SUPPORTED_LANGUAGES)  # "fr or en", for rejection reasons
@@ -94,6 +97,8 @@ def candidate_row(record: dict[str, str], zone: tzinfo, now: datetime) -> dict[s
         row["owner_email"] = _owner(clean_text(record, "owner", None))
     if "owner_name" in record:
         row["owner_name"] = clean_text(record, "owner_name", _limit("owner_name")) or None
+    if "timezone" in record:
+        row["timezone"] = _timezone(clean_text(record, "timezone", _limit("timezone")))
     if "last_applied_at" in record:
         applied = clean_text(record, "last_applied_at", None)
         row["last_applied_at"] = parse_when(applied, "last_applied_at", zone, now) \
@@ -127,6 +132,17 @@ def _owner(email: str) -> str | None:
     except RowError as problem:
         reason = str(problem).replace("email", "the owner recruiter's address", 1)
         raise RowError(f"owner: {reason} (their name goes in owner_name)") from None
+
+
+def _timezone(text: str) -> str | None:
+    """The IANA zone as IANA spells it, None when empty; RowError for anything else."""
+    if not text:
+        return None
+    zone = canonical_zone(text)
+    if zone is None:
+        raise RowError(f"timezone {shown(text)} is not an IANA time zone: use e.g. America/Toronto "
+                       "or Europe/London, or leave it empty (the zone then follows where they search)")
+    return zone
 
 
 def _tags(text: str) -> list[str]:

@@ -36,7 +36,9 @@ def waiting_by_zone(conn: Connection, cadence: str, period_key: str, moment: dat
         .group_by(Send.zone).order_by(Send.zone))}
 
 
-def period_status(engine: Engine, cadence: str, period_key: str, moment: datetime | None = None) -> PeriodStatus:
+def period_status(
+    engine: Engine, cadence: str, period_key: str, moment: datetime | None = None,
+) -> PeriodStatus:
     """The period's ledger, reasons, in-doubt ids, failures, runs, and what waits at `moment`."""
     status = PeriodStatus(cadence, period_key)
     with engine.connect() as conn:

@@ -12,6 +12,7 @@ from vivier.messages.rendering import RenderedMessage
 from vivier.messages.shown import NOTHING_SHOWN, Shown
 from vivier.messages.tokens import preferences_url, unsubscribe_url
 from vivier.rules.contact import language_of
+from vivier.rules.zones import candidate_zone
 from vivier.settings import Settings
 
 
@@ -80,6 +81,9 @@ def render_context(
             "preferences": preferences_url(settings, candidate["id"]),
         },
         "today": today,
+        # Dates and times are shown in the reader's zone and regional language (local_time.py).
+        "zone": candidate_zone(candidate, settings.team_timezone).name,
+        "locale": candidate["locale"] or "",
     }
 
 

@@ -24,11 +24,11 @@ import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.environment import Environment
 
+from vivier.messages.local_time import date_filters
 from vivier.messages.template_env import (
     MessageEnvironment,
     TemplateLoader,
     TemplateProblem,
-    date_filters,
     word_filters,
 )
 from vivier.rules.contact import language_of

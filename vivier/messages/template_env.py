@@ -1,22 +1,17 @@
-"""The message templates' Jinja environment: sandbox, loader with CSS inlined at compile, date filters.
+"""The message templates' Jinja environment: sandbox, loader with CSS inlined at compile, word filters.
 
 Kept apart from `rendering` (which compiles and renders) because it is the part that knows
-about Jinja, css_inline and Babel; the Renderer only composes them.
+about Jinja and css_inline; the Renderer only composes them (date filters: `local_time`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import css_inline
-from babel import Locale
-from babel.dates import format_date, format_time
 from jinja2 import FileSystemLoader, meta
 from jinja2.environment import Environment
 from jinja2.sandbox import SandboxedEnvironment
@@ -47,37 +42,6 @@ class TemplateProblem(Exception):
             if part
         )
         super().__init__(f"{where}: {problem}" if where else problem)
-
-
-def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]:
-    """Babel date filters in the render's language; aware datetimes are shown in the team's zone."""
-    locale = Locale.parse(language)
-
-    def as_date(value: date | datetime) -> date:
-        if isinstance(value, datetime):
-            return (value.astimezone(zone) if value.tzinfo else value).date()
-        if not isinstance(value, date):
-            raise TypeError(f"a date filter needs a date or datetime, got {type(value).__name__}")
-        return value
-
-    def date_filter(pattern: str) -> Callable[[date | datetime], str]:
-        # Memoised: a run formats the same few dates (period start, events) thousands of times.
-        return lru_cache(maxsize=4096)(
-            lambda value: format_date(as_date(value), pattern, locale=locale)
-        )
-
-    @lru_cache(maxsize=4096)
-    def time_short(value: datetime) -> str:
-        if not isinstance(value, datetime):
-            raise TypeError(f"time_short needs a datetime, got {type(value).__name__}")
-        return format_time(value, "short", tzinfo=zone if value.tzinfo else None, locale=locale)
-
-    return {
-        "date_long": date_filter("long"),
-        "date_short": date_filter("short"),
-        "month_year": date_filter("LLLL y"),
-        "time_short": time_short,
-    }
 
 
 WORK_MODES = {"fr": {"onsite": "sur site", "hybrid": "hybride", "remote": "télétravail"},

@@ -19,8 +19,9 @@ import time
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, distinct, select
 
@@ -209,3 +210,23 @@ def opening_summary(delivery: Delivery) -> RunSummary:
         summary.tally.waiting.update(delivery.waiting)
         summary.tally.stages["waiting"] += sum(delivery.waiting.values())
     return summary
+
+
+def hour_markdown(hour: Hour, results: dict[str, dict[str, Any]], problems: list[str]) -> str:
+    """The deliver hour at a glance: per period what left and what still waits; what lapsed."""
+    lines = [f"# deliver {hour.moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC", "",
+             "| period | sent | still waiting | outcome |", "|---|---:|---:|---|"]
+    for name, summary in results.items():
+        stages = summary.get("stages", {})
+        lines.append(f"| {name} | {stages.get('sent', 0):,} | {stages.get('waiting', 0):,} | "
+                     f"{summary.get('outcome', '?')} |")
+    if not results:
+        lines.append("| (nothing due this hour) | 0 | | |")
+    if hour.lapsed:
+        lines += ["", "Lapsed (their window came after the period's lateness limit: not sent): "
+                  + ", ".join(f"{name} ×{count:,}" for name, count in sorted(hour.lapsed.items()))]
+    if hour.rescheduled:
+        lines += ["", f"{hour.rescheduled:,} message(s) missed their window (no deliver run came): "
+                  "moved to their next one."]
+    lines += [f"\n**Stopped:** {problem}" for problem in problems]
+    return "\n".join(lines)
