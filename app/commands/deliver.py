@@ -75,14 +75,16 @@ def run_deliver(moment: datetime | None) -> dict[str, Any]:
 
 def show(result: dict[str, Any], moment: datetime | None) -> None:
     when = f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "now"
+    if not result["deliveries"] and not result["lapsed"] and not result["rescheduled"]:
+        console.print(f"deliver {when}: nothing due")
+        return
     table = Table("period", "sent", "still waiting", "outcome", title=f"deliver {when}")
     for name, summary in result["deliveries"].items():
         stages = summary.get("stages", {})
         table.add_row(name, f"{stages.get('sent', 0):,}", f"{stages.get('waiting', 0):,}",
                       summary.get("outcome", "?"))
-    if not result["deliveries"]:
-        table.caption = "nothing due"
-    console.print(table)
+    if result["deliveries"]:
+        console.print(table)
     for name, count in sorted(result["lapsed"].items()):
         console.print(f"{name}: {count:,} lapsed (their window came after the lateness limit: not sent)")
     if result["rescheduled"]:

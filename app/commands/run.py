@@ -98,6 +98,7 @@ def demo(
 ) -> None:
     """Set up the embedded default (SQLite + Maildir), seed demo data, run the three cadences."""
     from demo.seed import seed_demo
+    from demo.waves import demo_clock
     from vivier.messages.shown import carried
 
     os.environ["VIVIER_ENV"] = "demo"  # the demo key signs the demo's links; nothing else may
@@ -113,10 +114,15 @@ def demo(
     from demo.history import seed_history  # past periods, so the report has a story
 
     seed_history(eng, settings, today_in(settings.zone))
-    console.print("The demo runs every cadence for today's period, forcing those past their "
-                  "lateness limit (scheduled deployments run on time and never need it).")
+    clock = demo_clock(settings, today_in(settings.zone))
+    console.print(f"The demo runs every cadence as the deployments would, at {clock:%A %d %B %H:%M} "
+                  f"({settings.team_timezone}), forcing periods past their lateness limit (scheduled "
+                  "deployments run on time and never need it). Each message leaves in its "
+                  "candidate's own morning: the others wait for the hourly deliver.")
+    periods = []
     for cadence in CadenceName:
-        summary = run_cadence(cadence, None, force=True)
+        summary = run_cadence(cadence, clock.date(), force=True, clock=clock)
+        periods.append((cadence.value, summary["period_key"]))
         show(summary)
         with eng.connect() as conn:
             with_items = carried(conn, summary["run_id"])
@@ -124,6 +130,7 @@ def demo(
                       f"{with_items['openings']:,} carried openings and {with_items['content']:,} "
                       f"content; {summary['reasons'].get('nothing_new', 0):,} candidates had "
                       "nothing new (not messaged)")
+    show_waves(eng, periods, clock)
     outbox = Path(settings.maildir_path)
     sample = next(iter(sorted((outbox / "new").glob("*"))), None)
     from app.commands.report import demo_report
@@ -137,3 +144,29 @@ def demo(
         console.print(f"a message: {sample}")
     console.print(f"report:    {report_file} (open it in a browser; `vivier report --help` for more)")
     console.print("again:     `make demo` reruns the cadences; nothing is sent twice.")
+
+
+def show_waves(eng: Any, periods: list[tuple[str, str]], clock: Any) -> None:
+    """Sent now and waiting, per time zone; the later waves and the command that sends them."""
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from demo.waves import by_zone, next_waves
+
+    with eng.connect() as conn:
+        zones, waves = by_zone(conn, periods, clock), next_waves(conn, periods, clock)
+    console.rule("[bold]send windows: each candidate's own morning")
+    table = Table("time zone", "sent now", "waiting", title=f"the three cadences at {clock:%Y-%m-%d %H:%M %Z}")
+    for zone, counts in sorted(zones.items()):
+        table.add_row(zone, f"{counts['sent']:,}", f"{counts['waiting']:,}")
+    console.print(table)
+    console.print("The outbox holds only what was due. Later waves:")
+    for opening, zone, count in waves[:12]:
+        console.print(f"  {opening.astimezone(clock.tzinfo):%a %d %b %H:%M} ({zone}): {count:,}")
+    if waves:
+        first, last = waves[0][0], waves[-1][0]
+        hours = min(168, int((last - first) / timedelta(hours=1)) + 1)
+        console.print("send them hour by hour, as the hourly `deliver` deployment would:\n"
+                      f"  VIVIER_ENV=demo vivier deliver --at {first.astimezone(clock.tzinfo).isoformat()} "
+                      f"--hours {hours}")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Engine, exists, func, or_, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
 
 from vivier.ledger.states import SendState
 from vivier.pipeline import extract
 from vivier.rules.cadences import PeriodTooLate, check_lateness, period_start, periods_between
-from vivier.store.schema import Candidate, Consent, Decision, Preference, Send
+from vivier.store.schema import Candidate, Consent, Decision, Preference, Send, utcnow
 
 
 @dataclass(frozen=True)
@@ -23,17 +23,28 @@ class PeriodStep:
     reason: str = ""
 
 
-def unfinished(engine: Engine, cadence: str, key: str) -> str | None:
+def waiting(engine: Engine, cadence: str, key: str, now: datetime | None = None) -> int:
+    """Pending rows of the period whose send window opens later: planned, not missing."""
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Send).where(
+            Send.cadence == cadence, Send.period_key == key, Send.status == str(SendState.pending),
+            Send.not_before > (now or utcnow()))) or 0
+
+
+def unfinished(engine: Engine, cadence: str, key: str, now: datetime | None = None) -> str | None:
     """Why period `key` still owes messages, or None when it is complete.
 
     Judged from the ledger, not from an earlier run's state: a period is complete when it has no
     pending or failed row and every candidate of the cadence's pool who may be messaged now
-    (consent granted, not in the `none` pool) has a ledger row or a decision of a real run.
+    (consent granted, not in the `none` pool) has a ledger row or a decision of a real run. A
+    row waiting for its send window is not missing: the hourly deliver sends it (`waiting`).
     """
+    owed = or_(Send.status == str(SendState.failed),
+               and_(Send.status == str(SendState.pending),
+                    or_(Send.not_before.is_(None), Send.not_before <= (now or utcnow()))))
     with engine.connect() as conn:
         open_rows = conn.scalar(select(func.count()).select_from(Send).where(
-            Send.cadence == cadence, Send.period_key == key,
-            Send.status.in_([str(SendState.pending), str(SendState.failed)]))) or 0
+            Send.cadence == cadence, Send.period_key == key, owed)) or 0
         latest_consent = (
             select(Consent.state).where(Consent.candidate_id == Candidate.id,
                                         Consent.purpose == "nurturing")
@@ -72,7 +83,10 @@ def plan_backfill(
         start = period_start(cadence, key)
         owed = unfinished(engine, cadence, key)
         if owed is None:
-            steps.append(PeriodStep(key, start, "skip", "complete: everyone eligible has a final ledger row"))
+            later = waiting(engine, cadence, key)
+            steps.append(PeriodStep(key, start, "skip", (
+                f"planned: {later:,} message(s) wait for their send window (the hourly deliver "
+                "sends them)") if later else "complete: everyone eligible has a final ledger row"))
             continue
         try:
             check_lateness(cadence, key, today, lateness_days, force)

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, distinct, select
+from sqlalchemy import Connection, select
 
 from vivier.ledger import moves as ledger_moves
 from vivier.ledger.states import SendState
@@ -75,7 +75,7 @@ def prepare(resources: Resources, moment: datetime, flow_run_id: str | None = No
     with engine.begin() as conn:
         for cadence, key, _zone in ledger_moves.lapse(conn, moment):
             hour.lapsed[f"{cadence} {key}"] += 1
-        cadences = list(conn.execute(select(distinct(Send.cadence)).where(
+        cadences = list(conn.execute(select(Send.cadence).distinct().where(
             Send.status == str(SendState.pending))).scalars())
         for cadence in cadences:
             hour.rescheduled += _reschedule_missed(resources, conn, cadence, moment)
@@ -83,7 +83,7 @@ def prepare(resources: Resources, moment: datetime, flow_run_id: str | None = No
     for cadence in cadences:
         open_now = due(settings, cadence, moment)
         with engine.connect() as conn:
-            keys = list(conn.execute(select(distinct(Send.period_key)).where(
+            keys = list(conn.execute(select(Send.period_key).distinct().where(
                 Send.cadence == cadence, Send.status == str(SendState.pending),
                 open_now.condition(), _not_busy(busy))).scalars())
         for key in sorted(keys):
