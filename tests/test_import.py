@@ -289,3 +289,19 @@ def test_a_repeated_column_is_refused(engine: sa.Engine, tmp_path: Path) -> None
     path = write(tmp_path, HEADER + ",email", GOOD.format(n=1) + ",other@example.org")
     with pytest.raises(ImportFileError, match="column\\(s\\) email twice"):
         import_candidates(engine, path)
+
+
+def test_a_timezone_column_is_an_iana_zone_or_the_row_is_rejected_by_line(
+        engine: sa.Engine, tmp_path: Path) -> None:
+    header = "external_id,email,first_name,last_name,locale,status,timezone"
+    report = import_candidates(engine, write(
+        tmp_path, header,
+        "TZ-1,tz1@example.org,Léa,Roy,fr-CA,active,america/toronto",
+        "TZ-2,tz2@example.org,Tom,Hale,en,active,",
+        "TZ-3,tz3@example.org,Ana,Lima,en,active,Mars/Olympus",
+        "TZ-4,tz4@example.org,Bo,Chen,en,active,EST5EDT;rm"))
+    assert report.imported == 2 and [rejection.line for rejection in report.rejected] == [4, 5]
+    assert "timezone 'Mars/Olympus' is not an IANA time zone: use e.g. America/Toronto" in \
+        report.rejected[0].reason
+    assert stored(engine, "TZ-1").timezone == "America/Toronto"  # as IANA spells it
+    assert stored(engine, "TZ-2").timezone is None  # then where they search decides

@@ -210,3 +210,50 @@ def test_only_the_ledger_module_writes_the_sends_table() -> None:
                      for place in _writes_to_sends(path))
     assert writers == []
     assert _writes_to_sends(ROOT / "vivier" / "ledger" / "moves.py")  # the scan does see writes
+
+
+@pytest.mark.both_dialects
+def test_send_windows_decide_what_is_claimable_adopted_and_lapsed(engine: sa.Engine) -> None:
+    from datetime import timedelta
+
+    run_id, ids = _rows_in_every_state(engine)
+    now = utcnow()
+    early, due, later, missed, legacy = (builders.candidate(engine) for _ in range(5))
+    timed = {early: now - timedelta(days=9), due: now - timedelta(minutes=5),
+             later: now + timedelta(hours=5), missed: now - timedelta(hours=3), legacy: None}
+    with engine.begin() as conn:
+        moves.plan(conn, [{"candidate_id": cid, "cadence": "weekly", "period_key": "2026-W48",
+                           "run_id": run_id, "flow_run_id": None, "segment": "default",
+                           "template": "weekly", "template_version": "v1", "attempts": 0,
+                           "created_at": now, "not_before": at, "zone": "Europe/Paris",
+                           "send_by": now - timedelta(days=1) if cid == early else None}
+                          for cid, at in timed.items()])
+    window = moves.Due(now, timedelta(hours=2, minutes=30))
+    # The window is open for `due`; `missed` closed an hour ago; a row without one leaves at once.
+    claimable = {claim.candidate_id for claim in moves.claimable(engine, run_id, 0, 10**9, 50, window)}
+    assert claimable == {due, legacy, _candidate_of(engine, ids[P])}
+    with engine.connect() as conn:
+        assert {cid for _, cid in moves.missed_window(conn, "weekly", window)} == {early, missed}
+
+    with engine.begin() as conn:  # past its period's lateness limit: failed, never sent; once
+        assert moves.lapse(conn, now) == [("weekly", "2026-W48", "Europe/Paris")]
+        assert moves.lapse(conn, now) == []
+    assert _states(engine)[ledger_row(engine, early)] == F
+
+    with engine.begin() as conn:
+        deliver_run = conn.execute(sa.insert(Run).returning(Run.id), {
+            "cadence": "weekly", "period_key": "2026-W48", "dry_run": False, "kind": "deliver",
+            "state": "planning", "started_at": now, "heartbeat_at": now, "summary": {}}).scalar_one()
+    with engine.begin() as conn:  # a run still at work keeps its rows; other due rows change hands
+        assert moves.adopt_due(conn, deliver_run, "weekly", "2026-W48", window, 0, 10**9, [run_id]) == 0
+        assert moves.adopt_due(conn, deliver_run, "weekly", "2026-W48", window, 0, 10**9, []) == 3
+    with engine.connect() as conn:
+        owners = dict(conn.execute(sa.select(Send.candidate_id, Send.run_id)).all())
+    assert {cid for cid, owner in owners.items() if owner == deliver_run} == {
+        due, legacy, _candidate_of(engine, ids[P])}
+    assert owners[later] == run_id and owners[missed] == run_id  # not due: still the planner's
+
+
+def ledger_row(engine: sa.Engine, candidate_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Send.id).where(Send.candidate_id == candidate_id)).scalar_one()

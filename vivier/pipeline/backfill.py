@@ -71,7 +71,7 @@ def unfinished(engine: Engine, cadence: str, key: str, now: datetime | None = No
 
 def plan_backfill(
     engine: Engine, cadence: str, since: date, until: date, today: date, lateness_days: int,
-    force: bool,
+    force: bool, now: datetime | None = None,
 ) -> list[PeriodStep]:
     """Every period touched by since..until, oldest first: run it, skip it (complete) or refuse it."""
     if until < since:
@@ -81,9 +81,9 @@ def plan_backfill(
     steps = []
     for key in periods_between(cadence, since, until):
         start = period_start(cadence, key)
-        owed = unfinished(engine, cadence, key)
+        owed = unfinished(engine, cadence, key, now)
         if owed is None:
-            later = waiting(engine, cadence, key)
+            later = waiting(engine, cadence, key, now)
             steps.append(PeriodStep(key, start, "skip", (
                 f"planned: {later:,} message(s) wait for their send window (the hourly deliver "
                 "sends them)") if later else "complete: everyone eligible has a final ledger row"))
