@@ -4,8 +4,9 @@ A cadence run plans everyone and sends the first wave (the rows due at its clock
 the deliver run of each cadence and period with rows now due does the rest, through the same
 lifecycle (`carry_out`), claims, in-doubt handling and guardrails; only its "plan" differs:
 
-1. rows still waiting when their period's lateness limit passed *lapse* (`failed`, never sent);
-   rows whose window closed unsent (no deliver came) wait for their next window;
+1. claims older than the lease (a deliver run killed mid-window) go in doubt, as a cadence
+   run's planning would put them; rows still waiting when their period's lateness limit passed
+   *lapse* (`failed`, never sent); rows whose window closed unsent wait for their next window;
 2. each batch *adopts* the due rows (a cadence run still at work keeps its own), and checks
    again what may have changed since they were planned — consent, suppression, the `none` pool,
    a pause, a reply, an application, erasure, leaving the cadence — withdrawing those rows with
@@ -72,7 +73,11 @@ def prepare(resources: Resources, moment: datetime, flow_run_id: str | None = No
     """Lapse, reschedule missed windows, then open a deliver run per period with due rows."""
     engine, settings = resources.engine, resources.settings
     hour = Hour(moment)
+    stale = utcnow() - timedelta(seconds=settings.claim_lease_seconds)
     with engine.begin() as conn:
+        # A deliver run killed mid-window left claims: in doubt, never resent by themselves.
+        ledger_moves.expire_claims(conn, list(conn.execute(select(Send.id).where(
+            Send.status == str(SendState.sending), Send.claimed_at < stale)).scalars()))
         for cadence, key, _zone in ledger_moves.lapse(conn, moment):
             hour.lapsed[f"{cadence} {key}"] += 1
         cadences = list(conn.execute(select(Send.cadence).distinct().where(
