@@ -9,8 +9,8 @@ windows and with `Timing` replaced by a stub that gives every row the same slot 
 cost before), five times each; the plans are the pipeline's own `plan_batch` (extract, Great
 Expectations, policy, render, ledger write). On a shared machine the end-to-end difference is
 within the noise, so it also times the per-candidate work alone over the pool's rows: `Timing.slot`
-(zone, window, holidays) plus the message context's zone. Prints the fastest plan of each kind
-(medians) and those shares of plan time, and writes `bench/results/windows-<N>.md`. The bound: at most 5%.
+(zone, window, holidays) plus the message context's zone. Prints the median plan of each kind
+and those shares of plan time, and writes `bench/results/windows-<N>.md`. The bound: at most 5%.
 """
 
 from __future__ import annotations
