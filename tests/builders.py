@@ -14,6 +14,9 @@ from vivier.store.schema import Candidate, Consent, Content, Job, Preference, Su
 
 _ids = itertools.count(1)
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
+# Settings whose send windows are open at any hour, so that a test's run sends whatever the hour
+# it runs at; the tests of the windows themselves (tests/test_send_windows.py…) use the real ones.
+ALWAYS_OPEN = {f"send_hours_{cadence}": "always" for cadence in ("weekly", "monthly", "quarterly")}
 
 
 def candidate(engine: sa.Engine, *, consent: str | None = "granted", frequency: str | None = None,

@@ -33,14 +33,12 @@ os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
 
 from testing.postgres import PostgresServer, start_postgres  # noqa: E402
+from tests.builders import ALWAYS_OPEN  # noqa: E402
 from vivier.pipeline.resources import Resources, using  # noqa: E402
 from vivier.settings import Settings, get_settings, load_settings  # noqa: E402
 from vivier.store import db  # noqa: E402
 
 TEMPLATE_DB = "vivier_template"
-# Send windows open at any hour, so that a test's run sends whatever the hour it runs at; the
-# tests of the windows themselves (tests/test_send_windows.py…) set the real ones.
-ALWAYS_OPEN = {f"send_hours_{cadence}": "always" for cadence in ("weekly", "monthly", "quarterly")}
 _counter = itertools.count()
 BOTH_DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

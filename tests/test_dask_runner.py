@@ -58,7 +58,8 @@ def run_weekly(url: str, outbox: Path, monkeypatch: pytest.MonkeyPatch, **env: s
     key = "dask-test-secret-key-of-32-bytes-or-more"
     for name, value in {"VIVIER_DATABASE_URL": url, "VIVIER_TRANSPORT": "maildir",
                         "VIVIER_MAILDIR_PATH": str(outbox), "VIVIER_SECRET_KEY": key,  # noqa: E501
-                        "VIVIER_BATCH_SIZE": str(BATCH), "VIVIER_SEND_CHUNK_SIZE": "20", **env}.items():
+                        "VIVIER_BATCH_SIZE": str(BATCH), "VIVIER_SEND_CHUNK_SIZE": "20",
+                        "VIVIER_SEND_HOURS_WEEKLY": "always", **env}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return nurture(cadence="weekly", as_of=today_in(get_settings().zone))

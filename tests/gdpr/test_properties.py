@@ -119,7 +119,7 @@ def fresh_world(template: Path, folder: str, cast: list[tuple[str, str | None, s
     shutil.copy(template, path)
     url = f"sqlite:///{path}"
     settings = load_settings(database_url=url, batch_size=10, samples_dir=Path(folder) / "samples",
-                             secret_key="property-secret-key-of-32-bytes-at-least")
+                             secret_key="property-secret-key-of-32-bytes-at-least", **builders.ALWAYS_OPEN)
     engine = db.make_engine(url)
     builders.weekly_content(engine)  # something new for everyone: nothing new is sent to nobody
     world = World(engine, settings, [])
