@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from demo.history import seed_history
 from demo.seed import seed_demo
+from tests.builders import ALWAYS_OPEN
 from vivier.messages.template_env import WORK_MODES
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.run import run_period
@@ -57,7 +58,8 @@ def demo_outbox(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     settings = load_settings(
         env="demo", database_url=f"sqlite:///{folder / 'vivier.db'}", transport="maildir",
         maildir_path=folder / "outbox", samples_dir=folder / "samples",
-        secret_key="test-secret-key-of-at-least-32-bytes")
+        secret_key="test-secret-key-of-at-least-32-bytes",
+        **ALWAYS_OPEN)  # the whole outbox at once, whatever the hour: every wave, read together
     resources = Resources.build(settings)
     engine, today = resources.engine, today_in(settings.zone)
     seed_demo(engine, DEMO_CANDIDATES, 42, today, settings.zone, feeds_dir=folder / "feeds")
