@@ -41,6 +41,7 @@ def flow_run_names(prefix: str) -> list[str]:
 
 def test_the_deliver_flow_sends_the_later_wave_once_in_a_run_named_by_its_hour(
         engine: sa.Engine, demo_windows: Settings) -> None:
+    builders.openings(engine, datetime(2026, 11, 23, tzinfo=UTC))  # something new that week
     lyon = builders.candidate(engine)
     toronto = builders.candidate(engine, city="Toronto", search_location="Toronto")
     planned = nurture(cadence="weekly", as_of=MONDAY, force=True,
@@ -73,6 +74,7 @@ def test_a_clock_outside_the_demo_fails_the_run_and_sends_nothing(
 
 
 def test_vivier_deliver_with_hours_shows_each_hours_wave(engine: sa.Engine, demo_windows: Settings) -> None:
+    builders.openings(engine, datetime(2026, 11, 23, tzinfo=UTC))
     builders.candidate(engine, city="London", search_location="London")
     builders.candidate(engine, city="Vancouver", search_location="Vancouver")
     nurture(cadence="weekly", as_of=MONDAY, force=True,

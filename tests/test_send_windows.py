@@ -39,11 +39,13 @@ PLACES = {"Lyon": "Europe/Paris", "London": "Europe/London", "Montréal": "Ameri
 
 @pytest.fixture
 def windowed(db_url: str, tmp_path: Path) -> Iterator[Resources]:
-    """Resources with the default send windows (weekdays 09:00-11:30 local) and a Maildir."""
+    """Resources with the default send windows (weekdays 09:00-11:30 local) and a Maildir; a tip
+    and openings of that week, so that everyone has something new."""
     own = load_settings(database_url=db_url, transport="maildir", maildir_path=tmp_path / "outbox",
                         samples_dir=tmp_path / "samples", batch_size=1000,
                         secret_key="test-secret-key-of-at-least-32-bytes")
     with using(Resources.build(own)) as installed:
+        builders.openings(installed.engine, NINE_IN_PARIS)
         yield installed
 
 
@@ -176,6 +178,7 @@ def test_status_shows_waiting_by_zone_and_why_shows_the_zone(windowed: Resources
     today = datetime.now(PARIS).date()
     monday = today + timedelta(days=7 - today.weekday())
     montreal = people(windowed.engine, "Lyon", "Montréal")["Montréal"]
+    builders.weekly_content(windowed.engine)  # a catalog for next week too
     summary = run_period(windowed, "weekly", monday, clock=datetime.combine(monday, NINE_IN_PARIS.timetz()),
                          force=True)
     runner = CliRunner()
@@ -205,3 +208,14 @@ def test_a_clock_is_refused_outside_the_demo(settings, monkeypatch: pytest.Monke
     assert no_offset.exit_code == 2 and "has no offset" in no_offset.output
     hours_alone = CliRunner().invoke(app, ["deliver", "--hours", "3"])
     assert hours_alone.exit_code == 2 and "--hours needs --at" in hours_alone.output
+
+
+def test_the_preview_shows_each_recipients_own_zone(windowed: Resources) -> None:
+    from vivier.pipeline.preview import preview_period
+
+    ids = people(windowed.engine, "Lyon", "Montréal", "Edinburgh")
+    preview = preview_period(windowed, "weekly", MONDAY)
+    zones = {recipient.person.candidate_id: recipient.person.zone
+             for section in preview.segments.values() for recipient in section.recipients}
+    assert zones == {ids["Lyon"]: "Europe/Paris", ids["Montréal"]: "America/Toronto",
+                     ids["Edinburgh"]: "Europe/London"}

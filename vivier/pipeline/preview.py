@@ -28,6 +28,7 @@ from vivier.pipeline.tally import Tally
 from vivier.rules.cadences import cadence as known_cadence
 from vivier.rules.cadences import period_key, period_start
 from vivier.rules.schedule import next_scheduled, scheduled_for
+from vivier.rules.zones import candidate_zone
 from vivier.settings import Settings
 from vivier.store.schema import Candidate, Preference, utcnow
 
@@ -37,8 +38,9 @@ _previews = itertools.count(1)  # a preview has no `runs` row: its catalog is ca
 
 
 def zone_of(candidate: dict[str, Any], settings: Settings) -> str:
-    """The time zone shown for a candidate: the team's, until candidates have zones of their own."""
-    return settings.team_timezone
+    """The time zone a candidate's message is timed in: imported, else where they search, else
+    their city, else the team's (`vivier.rules.zones.candidate_zone`, the planner's rule)."""
+    return candidate_zone(candidate, settings.team_timezone).name
 
 
 @dataclass(frozen=True)
