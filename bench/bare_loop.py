@@ -1,17 +1,20 @@
 """The baseline: the same weekly work as `nurture`, as one plain Python loop, without Prefect.
 
-Read → validate (the same GX suite) → consent (the same policy) → render (the same Renderer)
-→ build (`build_mime`) → send (one reused smtplib connection) → record (bulk, per batch).
-One pass, no ledger claim before sending: the least work that gives the same messages.
+Read → validate (the same GX suite) → consent (the same policy) → render once (the same
+Renderer) → build (`build_mime`) → send (the pipeline's own SMTP transport: one reused
+connection, PIPELINING when offered) → record (bulk, per batch). One pass, no ledger claim
+before sending: the least work that gives the same messages, so that the ratio measures what
+the pipeline adds (Prefect, the ledger's claim-before-send, windows), not a slower transport.
 
-    python -m bench.bare_loop 2026-11-23      # settings from VIVIER_* (database, SMTP sink)
+    python -m bench.bare_loop 2026-11-23                 # settings from VIVIER_* (database, SMTP sink)
+    python -m bench.bare_loop 2026-11-23 --connections 2 # batches on 2 threads, a connection each
 """
 
 from __future__ import annotations
 
-import smtplib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,6 +37,7 @@ from vivier.rules.segments import load_segments  # noqa: E402
 from vivier.settings import Settings, get_settings  # noqa: E402
 from vivier.store import db  # noqa: E402
 from vivier.store.schema import Candidate, Decision, Interaction, Send, utcnow  # noqa: E402
+from vivier.transports import TransportSession, make_transport  # noqa: E402
 
 CADENCE = "weekly"
 
@@ -53,25 +57,33 @@ class Tools:
         self.now = utcnow()  # one "now" per run, as the flow's RunSpec.started_at
 
 
-def nurture_loop(engine: Engine, settings: Settings, as_of: date) -> dict[str, int]:
-    """Message every eligible weekly candidate once; returns counts per outcome and reason."""
+def nurture_loop(engine: Engine, settings: Settings, as_of: date, connections: int = 1) -> dict[str, int]:
+    """Message every eligible weekly candidate once; returns counts per outcome and reason.
+
+    `connections` > 1: the batches run on that many threads, each with its own connection (the
+    parallel gain the pipeline gets from VIVIER_SMTP_CONNECTIONS, measured without it)."""
     tools = Tools(engine, settings, as_of)
+    transport = make_transport(settings)
     counts: dict[str, int] = {}
-    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port)
-    try:
-        with engine.connect() as conn:
-            bounds = extract.batch_bounds(conn, CADENCE, settings.batch_size)
-        for lo, hi in bounds:
-            for name, number in one_batch(engine, settings, tools, smtp, lo, hi).items():
-                counts[name] = counts.get(name, 0) + number
-    finally:
-        smtp.quit()
+    with engine.connect() as conn:
+        bounds = extract.batch_bounds(conn, CADENCE, settings.batch_size)
+
+    def batches(chosen: list[tuple[int, int]]) -> list[dict[str, int]]:
+        with transport.open() as session:
+            return [one_batch(engine, settings, tools, session, lo, hi) for lo, hi in chosen]
+
+    shares = [bounds[start::connections] for start in range(connections)]
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for done in pool.map(batches, shares):
+            for batch in done:
+                for name, number in batch.items():
+                    counts[name] = counts.get(name, 0) + number
     runs.set_state(engine, tools.run_id, "completed", {"bare_loop": counts})
     return counts
 
 
 def one_batch(
-    engine: Engine, settings: Settings, tools: Tools, smtp: smtplib.SMTP, lo: int, hi: int
+    engine: Engine, settings: Settings, tools: Tools, session: TransportSession, lo: int, hi: int
 ) -> dict[str, int]:
     now, period = tools.now, tools.period
     with engine.connect() as conn:
@@ -114,7 +126,7 @@ def one_batch(
             except (TemplateProblem, HeaderInjection) as problem:
                 reason, detail = Reason.render_error, str(problem)
             else:
-                smtp.sendmail(settings.sender_address, [message.to_address], mime)
+                session.send(message, mime)
                 sent.append({"candidate_id": candidate_id, "segment": row["segment"],
                              "template": template, "version": rendered.template_version,
                              "message_id": message.message_id})
@@ -167,7 +179,8 @@ def main(argv: list[str]) -> None:
     settings = get_settings()
     as_of = date.fromisoformat(argv[0])
     imported = time.perf_counter()
-    counts = nurture_loop(db.engine_for(settings.database_url), settings, as_of)
+    connections = int(argv[argv.index("--connections") + 1]) if "--connections" in argv else 1
+    counts = nurture_loop(db.engine_for(settings.database_url), settings, as_of, connections)
     report({"import_seconds": imported - started, "work_seconds": time.perf_counter() - imported,
             "counts": counts})
 

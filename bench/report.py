@@ -10,21 +10,25 @@ RESULTS_DIR = Path(__file__).parent / "results"
 
 
 def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8 with the measured value and whether it is met."""
+    """Each target of issue 17 with the measured value and whether it is met."""
     ref = figures["reference"]
     sizes = figures["sizes"]
     top = sizes[str(ref)]
     checks = [
-        ("pipeline ≤ 1.3× bare loop (work s, after imports)", top["ratio_work"], 1.3, "≤"),
-        ("pipeline ≤ 1.3× bare loop (process wall, with imports)", top["ratio_wall"], 1.3, "≤"),
-        ("≥ 1,000 msg/s to the sink (pipeline, deliver phase)",
-         top["pipeline"]["deliver_messages_per_second"], 1000, "≥"),
-        ("≥ 1,000 msg/s to the sink (pipeline, whole run)",
+        ("pipeline ≤ 1.15× bare loop (work s; same transport, one connection)", top["ratio_work"],
+         1.15, "≤"),
+        ("≥ 1,500 msg/s to the sink (pipeline, deliver phase)",
+         top["pipeline"]["deliver_messages_per_second"] or 0.0, 1500, "≥"),
+        ("≥ 1,000 msg/s to the sink (pipeline, whole run, plan included)",
          top["pipeline"]["messages_per_second"], 1000, "≥"),
         ("rerun of a completed period ≤ 5% of the first run",
          figures["rerun"]["share_of_first_run"], 0.05, "≤"),
         (f"dry run of {ref:,} ≤ 10 s (work s)", figures["dry_run"]["work_seconds"], 10.0, "≤"),
     ]
+    if figures.get("dask"):
+        checks.append(("Dask runner, warm workers ≥ thread runner (msg/s, whole run)",
+                       figures["dask"]["messages_per_second"] / top["pipeline"]["messages_per_second"],
+                       1.0, "≥"))
     largest = max(int(size) for size in sizes)
     if largest >= 1_000_000 and "100000" in sizes:
         peak_1m = sizes[str(largest)]["pipeline"]["peak_rss_mb"]
@@ -60,8 +64,13 @@ def table(figures: dict[str, Any]) -> str:
                 f"{run['peak_rss_mb']:.0f} | {ratios} |"
             )
     rerun, dry = figures["rerun"], figures["dry_run"]
+    lines += ["", *parallel_lines(figures)]
+    if dask := figures.get("dask"):
+        deliver = dask.get("deliver_messages_per_second")
+        lines.append(f"- Dask runner, {dask['workers']} warm workers: {dask['work_seconds']:.1f} s work, "
+                     f"{dask['messages_per_second']:,.0f} msg/s whole run, "
+                     f"{f'{deliver:,.0f}' if deliver else '–'} msg/s deliver phase, {dask['sent']:,} sent")
     lines += [
-        "",
         f"- rerun of the completed period: {rerun['wall_seconds']:.1f} s process "
         f"({rerun['work_seconds']:.1f} s work), {rerun['share_of_first_run']:.1%} of the first run",
         f"- dry run of {figures['reference']:,}: {dry['wall_seconds']:.1f} s process "
@@ -75,6 +84,20 @@ def table(figures: dict[str, Any]) -> str:
         lines.append(f"| {row['target']} | {row['value']} | {row['limit']} | "
                      f"{'yes' if row['met'] else '**no**'} |")
     return "\n".join(lines)
+
+
+def parallel_lines(figures: dict[str, Any]) -> list[str]:
+    """The pipeline's parallel gain, apart from the ratio: the bare loop on N connections."""
+    top = figures["sizes"][str(figures["reference"])]
+    wide = top.get("bare_parallel")
+    if not wide:
+        return []
+    one, pipeline = top["bare"]["work_seconds"], top["pipeline"]["work_seconds"]
+    gain = one / wide["work_seconds"]
+    return [f"- parallel gain at {figures['reference']:,}: the bare loop on {wide['connections']} "
+            f"connections (threads) takes {wide['work_seconds']:.1f} s work, ×{gain:.2f} "
+            f"its one-connection {one:.1f} s; the pipeline ({pipeline:.1f} s) is ×{one / pipeline:.2f} "
+            "the one-connection loop"]
 
 
 def growth(figures: dict[str, Any]) -> str:

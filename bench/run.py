@@ -58,14 +58,15 @@ class Bench:
                 "VIVIER_SMTP_TLS": "plain", "VIVIER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least",
                 "VIVIER_SAMPLES_DIR": str(self.workdir / "samples"), "GX_ANALYTICS_ENABLED": "false"}
 
-    def step(self, module: str, url: str, *extra: str, spy: Path | None = None) -> dict[str, Any]:
+    def step(self, module: str, url: str, *extra: str, spy: Path | None = None,
+             env: dict[str, str] | None = None) -> dict[str, Any]:
         """One child run: `python -m bench.<module> <as_of>` (under py-spy when `spy` is set)."""
         self.steps += 1
         argv = ["-m", f"bench.{module}", self.as_of.isoformat(), *extra]
         log = self.workdir / f"{self.steps:02d}-{module}.log"
         before = self.sink.delivered()
         command = profile.command(spy, argv) if spy is not None else [sys.executable, *argv]
-        measured = run_child(command, self.env(url), log)
+        measured = run_child(command, {**self.env(url), **(env or {})}, log)
         return _figures(measured, url, self.sink.delivered() - before, phases=module == "pipeline")
 
 
@@ -123,19 +124,45 @@ def measure_size(bench: Bench, size: int, figures: dict[str, Any]) -> None:
         print(f"[{size:,}] dry run ...", flush=True)
         figures["dry_run"] = bench.step("pipeline", url, "--dry-run")
         bench.databases.drop(url)
+        figures["dask"] = measure_dask(bench, pool)
     url = bench.databases.fresh_copy(pool)
     print(f"[{size:,}] bare loop (no Prefect, in a child process) ...", flush=True)
     bare = bench.step("bare_loop", url)
     bench.databases.drop(url)
+    wide = None
+    if size == figures["reference"]:
+        connections = get_settings().smtp_connections
+        url = bench.databases.fresh_copy(pool)
+        print(f"[{size:,}] bare loop on {connections} connections (the parallel gain) ...", flush=True)
+        wide = {**bench.step("bare_loop", url, "--connections", str(connections)),
+                "connections": connections}
+        bench.databases.drop(url)
     if pipeline["sent"] != bare["sent"]:
         print(f"  WARNING: the pipeline sent {pipeline['sent']:,}, the bare loop {bare['sent']:,}")
     figures["sizes"][str(size)] = {
-        "pipeline": pipeline, "bare": bare,
+        "pipeline": pipeline, "bare": bare, "bare_parallel": wide,
         "ratio_wall": round(pipeline["wall_seconds"] / bare["wall_seconds"], 3),
         "ratio_work": round(pipeline["work_seconds"] / bare["work_seconds"], 3),
     }
     print(f"  pipeline {pipeline['wall_seconds']:.1f} s, bare {bare['wall_seconds']:.1f} s, "
           f"sent {pipeline['sent']:,}", flush=True)
+
+
+def measure_dask(bench: Bench, pool: str) -> dict[str, Any]:
+    """The same run on a warm Dask cluster (VIVIER_TASK_RUNNER=dask, VIVIER_DASK_ADDRESS): its
+    workers preloaded before the run, as a long-lived cluster's are."""
+    workers = get_settings().dask_workers
+    url = bench.databases.fresh_copy(pool)
+    print(f"[dask] warm cluster of {workers} worker processes (preloaded) ...", flush=True)
+    cluster = services.start_dask(bench.env(url), workers, bench.workdir)
+    try:
+        print("[dask] pipeline (VIVIER_TASK_RUNNER=dask) ...", flush=True)
+        dask = bench.step("pipeline", url, env={"VIVIER_TASK_RUNNER": "dask",
+                                                "VIVIER_DASK_ADDRESS": cluster.address})
+    finally:
+        cluster.stop()
+        bench.databases.drop(url)
+    return {**dask, "workers": workers}
 
 
 def profile_reference(bench: Bench, figures: dict[str, Any]) -> str:

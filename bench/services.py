@@ -136,3 +136,47 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"smtp-sink did not listen on 127.0.0.1:{port} within 5 s")
+
+
+@dataclass
+class DaskCluster:
+    """A warm Dask cluster on 127.0.0.1: a scheduler and worker processes preloaded with
+    `flows.dask_preload` (Prefect, vivier, Great Expectations imported before the first run)."""
+
+    address: str
+    processes: list[subprocess.Popen[bytes]]
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_dask(env: dict[str, str], workers: int, workdir: Path) -> DaskCluster:
+    """Start a scheduler and `workers` one-thread worker processes with `env` (the database of the
+    run they serve), and wait until every worker has preloaded and joined."""
+    from distributed import Client
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    root = Path(__file__).parent.parent
+    processes = []
+    with (workdir / "dask.log").open("ab") as log:
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--no-dashboard"], env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", address, "--nworkers", str(workers),
+             "--nthreads", "1", "--preload", "flows.dask_preload", "--no-dashboard"],
+            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT))
+    cluster = DaskCluster(address, processes)
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=300)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

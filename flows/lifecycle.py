@@ -42,7 +42,7 @@ def with_retries(task: Task[Any, Any]) -> Task[Any, Any]:
 
 def run_lifecycle(
     spec: RunSpec, bounds: list[tuple[int, int]], plan_task: Task[Any, Any], label: str | None = None,
-    *, delivers_only: bool = False, summary: RunSummary | None = None,
+    *, delivers_only: bool = False, summary: RunSummary | None = None, kept: Tally | None = None,
 ) -> dict[str, Any]:
     """The run's lifecycle (`vivier.pipeline.run.carry_out`) with its batches as Prefect tasks,
     a window at a time, then the summary published; a stop is published by the failure hook.
@@ -62,7 +62,7 @@ def run_lifecycle(
         gate=(lambda tally: None) if delivers_only else lambda tally: gate(spec, tally),
         withdraw=(lambda: None) if delivers_only else lambda: release_plan(spec),
         log=get_run_logger())
-    steps.carry_out(current(), spec, summary, bounds, batches)
+    steps.carry_out(current(), spec, summary, bounds, batches, kept)
     steps.finish(summary, started)
     with _open_lock:
         _open[key].remove((summary, started))

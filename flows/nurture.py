@@ -9,8 +9,9 @@ from prefect.runtime import flow_run
 
 from flows.lifecycle import publish_failed_runs, run_lifecycle
 from flows.runners import SettingsTaskRunner
-from tasks.plan import cut_batches, open_run, plan_batch
+from tasks.plan import open_run, plan_batch, plan_scope
 from vivier.pipeline.resources import current
+from vivier.pipeline.tally import Tally
 from vivier.rules.cadences import CadenceName, check_lateness, period_key, period_start, today_in
 
 
@@ -59,5 +60,6 @@ def nurture(
         current().segments.check_selection(segments)
     clock = clock if clock is None or clock.tzinfo else clock.replace(tzinfo=UTC)
     spec = open_run(cadence.value, key, period_start(cadence, key), day, dry_run, flow_run.id, segments,
-                    clock)
-    return run_lifecycle(spec, cut_batches(cadence.value, limit), plan_batch)
+                    clock, limit)
+    bounds, kept = plan_scope(spec, limit)
+    return run_lifecycle(spec, bounds, plan_batch, kept=Tally.from_dict(kept))

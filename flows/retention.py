@@ -1,4 +1,5 @@
-"""The `retention` flow: anonymise every candidate with no active contact for the retention period.
+"""The `retention` flow: anonymise every candidate with no active contact for the retention period,
+and delete run decisions older than VIVIER_DECISIONS_KEEP_MONTHS (the runs keep their counts).
 
 Monthly (deployment `retention`). Idempotent: an anonymised candidate is never due again,
 so a rerun or a retry anonymises only who is still due. `dry_run` lists who would be.
@@ -11,7 +12,7 @@ from datetime import datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from tasks.retention import publish, retire
+from tasks.retention import prune_decisions, publish, retire
 from vivier.gdpr.retention import months_before
 from vivier.pipeline.resources import current
 from vivier.store.schema import utcnow
@@ -41,8 +42,10 @@ def retention(as_of: datetime | None = None, dry_run: bool = False) -> dict:
         if len(batch["due"]) < limit:
             break
         after_id = batch["due"][-1]
+    pruned = prune_decisions(months_before(now, settings.decisions_keep_months), dry_run)
     publish(cutoff, settings.retention_months, dry_run, due, anonymised)
     get_run_logger().info("retention: %d due, %d anonymised", len(due), len(anonymised))
     return {"cutoff": cutoff.isoformat(), "months": settings.retention_months, "dry_run": dry_run,
             "flow_run_id": flow_run.id, "due": len(due), "anonymised": len(anonymised),
+            "decisions_pruned": pruned,
             "candidate_ids": due if dry_run else anonymised}

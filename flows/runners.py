@@ -4,6 +4,9 @@
     VIVIER_TASK_RUNNER=dask                    # a LocalCluster of VIVIER_DASK_WORKERS processes
     VIVIER_DASK_ADDRESS=tcp://10.0.0.5:8786    # ... or an existing cluster's scheduler
 
+A long-lived cluster is the fast one: its workers, started with `--preload flows.dask_preload`,
+import Prefect, vivier and Great Expectations once instead of in every run.
+
 The choice is read when a flow run starts (in the process that runs it), not when the flow
 module is imported, so a worker's environment decides. On Dask, each batch task runs in a
 worker process: the `RunSpec` and the batch bounds travel pickled, rows never do, and the
@@ -24,6 +27,7 @@ from vivier.pipeline.resources import current
 from vivier.settings import Settings, TaskRunnerName
 
 THREADS = 8  # plan and send batches of one run in flight at once in the flow's process
+PRELOAD = "flows.dask_preload"  # what a worker imports at start (`dask worker --preload ...`)
 
 
 def batch_task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -41,7 +45,7 @@ def batch_task_runner(settings: Settings) -> TaskRunner[Any]:
     # One thread per worker process: a plan batch is pure-Python work that holds the GIL.
     return DaskTaskRunner(cluster_kwargs={
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None,
+        "dashboard_address": None, "preload": [PRELOAD],
     })
 
 

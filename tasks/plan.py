@@ -19,10 +19,20 @@ from vivier.pipeline.tally import Tally
 @task(name="open-run", cache_policy=NO_CACHE)
 def open_run(cadence: str, period_key: str, start: date, day: date, dry_run: bool,
              flow_run_id: object, segments: Sequence[str] | None = None,
-             clock: datetime | None = None) -> RunSpec:
+             clock: datetime | None = None, limit: int | None = None) -> RunSpec:
     """Record the run in `runs`; its spec travels to every batch."""
     return steps.open_spec(current(), cadence, period_key, start, day, dry_run,
-                           str(flow_run_id) if flow_run_id else None, segments, clock)
+                           str(flow_run_id) if flow_run_id else None, segments, clock, limit=limit)
+
+
+@task(name="plan-scope", cache_policy=NO_CACHE)
+def plan_scope(spec: RunSpec, limit: int | None) -> tuple[list[tuple[int, int]], dict]:
+    """The batches to plan (a rerun: only who may decide differently) and the others' counts."""
+    bounds, kept = steps.plan_scope(current(), spec, limit)
+    if spec.basis is not None:
+        get_run_logger().info("rerun: %d batch(es) planned again; %d candidates keep their outcome",
+                              len(bounds), kept.stages["kept"])
+    return bounds, kept.to_dict()
 
 
 @task(name="cut-batches", cache_policy=NO_CACHE)

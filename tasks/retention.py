@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 
 from vivier.gdpr.anonymise import erasure_keys_of, forget_samples
 from vivier.gdpr.retention import retire_batch
+from vivier.pipeline import decisions
 from vivier.pipeline.resources import current
 
 LISTED_IDS = 10_000  # the artifact stays readable; every erasure is also an `erased` interaction
@@ -27,6 +28,16 @@ def retire(cutoff: datetime, after_id: int, limit: int, dry_run: bool) -> dict[s
     forget_samples(settings.samples_dir, batch.anonymised)
     get_run_logger().info("%d due, %d anonymised", len(batch.due), len(batch.anonymised))
     return {"due": batch.due, "anonymised": batch.anonymised}
+
+
+@task(name="prune-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def prune_decisions(before: datetime, dry_run: bool) -> int:
+    """Delete decisions older than VIVIER_DECISIONS_KEEP_MONTHS (the runs keep their counts)."""
+    if dry_run:
+        return 0
+    removed = decisions.prune(current().engine, before)
+    get_run_logger().info("%d decisions decided before %s deleted", removed, before.date())
+    return removed
 
 
 @task(name="publish-retention", cache_policy=NO_CACHE)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 
 from vivier.messages.tokens import (
     MAX_AGE_DAYS,
@@ -63,11 +65,13 @@ def test_links_point_at_the_public_site() -> None:
     assert read_token(settings, preferences.rsplit("/", 1)[1], "preferences") == 7
 
 
-def test_a_token_is_url_safe_and_carries_no_email_or_name() -> None:
+def test_a_token_is_url_safe_short_and_carries_no_email_or_name() -> None:
     token = make_token(settings_with(), 42, "unsubscribe")
     assert token.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    assert len(token) <= 40  # 12 bytes of id and time, a 128-bit tag
     payload = token.split(".")[0]
-    assert base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)) == b"42"
+    candidate_id, issued = struct.unpack(">QI", base64.urlsafe_b64decode(payload + "=="))
+    assert candidate_id == 42 and abs(issued - time.time()) < 60
     assert "@" not in token
 
 
@@ -147,3 +151,35 @@ def test_outside_the_demo_no_link_is_signed_or_read_with_a_weak_key(
 def test_the_demo_signs_with_the_demo_key() -> None:
     demo = Settings(secret_key=DEMO_SECRET, env="demo")  # type: ignore[arg-type]
     assert read_token(demo, make_token(demo, 7, "preferences"), "preferences") == 7
+
+
+def legacy_token(secret: str, candidate_id: object, purpose: str) -> str:
+    """A link as messages carried it before the HMAC format (itsdangerous, three parts)."""
+    return str(URLSafeTimedSerializer([secret], salt=f"vivier.link.{purpose}").dumps(candidate_id))
+
+
+@pytest.mark.parametrize("purpose", ["unsubscribe", "preferences"])
+def test_links_sent_before_the_hmac_format_keep_working(purpose: str) -> None:
+    settings = settings_with()
+    assert read_token(settings, legacy_token(key("current-key"), 42, purpose), purpose) == 42
+
+
+def test_an_old_format_link_keeps_its_purpose_age_and_key_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_with()
+    unsubscribe = legacy_token(key("current-key"), 42, "unsubscribe")
+    assert problem_reason(settings, unsubscribe, "preferences") == "wrong_purpose"
+    assert problem_reason(settings, legacy_token(key("someone-else"), 42, "unsubscribe"),
+                          "unsubscribe") == "tampered"
+    assert problem_reason(settings, legacy_token(key("current-key"), "42", "unsubscribe"),
+                          "unsubscribe") == "tampered"  # signed, but names no candidate
+    with days_later(monkeypatch, MAX_AGE_DAYS["unsubscribe"] + 1):
+        assert problem_reason(settings, unsubscribe, "unsubscribe") == "expired"
+
+
+def test_a_token_of_the_right_shape_with_a_bad_tag_is_tampered() -> None:
+    settings = settings_with()
+    payload, tag = make_token(settings, 42, "unsubscribe").split(".")
+    assert problem_reason(settings, f"{payload}.{tag[:-4]}", "unsubscribe") == "tampered"
+    assert problem_reason(settings, f"{payload}.", "unsubscribe") == "tampered"
+    assert problem_reason(settings, f"{payload}.!!!!", "unsubscribe") == "tampered"
+    assert problem_reason(settings, f"{payload[:-1]}.{tag}", "unsubscribe") == "tampered"

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     send_hours_quarterly: str = Field(
         "mon-fri 09:00-11:30", description="quarterly send window, local time")
     task_retries: int = Field(2, ge=0, le=10, description="Prefect retries of a failed batch task")
+    replan_incremental: bool = Field(
+        True, description="a rerun re-plans only what may decide differently (false: everyone)")
     # Two: plan batches are CPU-bound (GIL); more at once only hold more rows in memory.
     plan_concurrency: int = Field(2, ge=1, le=64, description="plan batches in flight at once")
     task_runner: TaskRunnerName = Field(
@@ -145,6 +147,8 @@ class Settings(BaseSettings):
         default_factory=list, description="retired keys that still verify (JSON list)"
     )
     retention_months: int = Field(24, ge=1, le=120, description="months a profile is kept")
+    decisions_keep_months: int = Field(
+        13, ge=1, le=120, description="months a run's decisions are kept (its counts stay in runs)")
     retention_batch_size: int = Field(
         500, ge=1, le=10_000, description="candidates anonymised per retention transaction"
     )

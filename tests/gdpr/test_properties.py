@@ -176,15 +176,18 @@ def run_and_check(world: World) -> None:
     with world.engine.connect() as conn:
         sent_now = set(conn.scalars(sa.select(Send.candidate_id).where(
             Send.run_id == spec.run_id, Send.status == "sent")))
-        decided = dict(conn.execute(sa.select(Decision.candidate_id, Decision.reason)
-                                    .where(Decision.run_id == spec.run_id)).all())
+        decided = period_outcomes(conn, spec.period_key)
+        decided_now = dict(conn.execute(sa.select(Decision.candidate_id, Decision.reason)
+                                        .where(Decision.run_id == spec.run_id)).all())
     allowed = {cid for cid, answer in plan.items() if answer == "send"}
     assert sent_now <= allowed, f"messaged against the rules: {sorted(sent_now - allowed)}"
     for person in world.people:
         if REPLY_EXCLUDES and person.replied:
             continue  # issue 6's rule: only the safety direction above is asserted
         expected = plan.get(person.id)
-        got = "send" if person.id in sent_now else decided.get(person.id)
+        # Out of the pool, the run decides nothing; in it, their outcome for the period stands.
+        outcomes = decided if person.id in plan else decided_now
+        got = "send" if person.id in sent_now else outcomes.get(person.id)
         hypothesis.event(f"run outcome: {expected or 'not in pool'}")
         assert got == expected, f"candidate {person.id}: model {expected}, run {got}"
         if person.id in sent_now:
@@ -192,6 +195,26 @@ def run_and_check(world: World) -> None:
         elif expected is not None:
             person.last_reason = expected
     check_why(world, spec.period_key)
+
+
+def period_outcomes(conn: sa.Connection, key: str) -> dict[int, str]:
+    """Each candidate's decision for the weekly period, as the run left it: a rerun plans again
+    only who may decide differently (vivier.pipeline.incremental), the others keep their latest
+    decision, or `already_sent` when their message left since it."""
+    sends = {row.candidate_id: row for row in conn.execute(
+        sa.select(Send.candidate_id, Send.status, Send.created_at)
+        .where(Send.cadence == "weekly", Send.period_key == key))}
+    found: dict[int, str] = {}
+    for row in conn.execute(sa.select(Decision.candidate_id, Decision.reason, Decision.decided_at)
+                            .where(Decision.cadence == "weekly", Decision.period_key == key,
+                                   Decision.dry_run.is_(False)).order_by(Decision.id)):
+        send = sends.get(row.candidate_id)
+        if send is None or row.decided_at >= send.created_at:
+            found[row.candidate_id] = row.reason
+    for candidate_id, send in sends.items():
+        if send.status == "sent" and candidate_id not in found:
+            found[candidate_id] = "already_sent"
+    return found
 
 
 def check_why(world: World, key: str) -> None:

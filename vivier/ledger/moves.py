@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -29,10 +30,27 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import TextClause
 
 from vivier.ledger.states import NEW, Move, SendState, check_move, sources
+from vivier.store.bulk import Write, is_postgres
 from vivier.store.schema import Interaction, Send, utcnow
 from vivier.store.sql import one_of
+
+# The claim and the record, on PostgreSQL: one execution per window, its rows as arrays.
+_CLAIM_PG = text(f"""
+    UPDATE sends SET status = '{SendState.sending}', claimed_at = :now, attempts = sends.attempts + 1,
+                     flow_run_id = :flow_run_id, message_id = given.message_id
+    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:message_ids AS TEXT[])) AS given(id, message_id)
+    WHERE sends.id = given.id AND sends.status = '{SendState.pending}' AND sends.run_id = :run_id
+    RETURNING sends.id, sends.candidate_id, sends.segment, sends.template""")
+_RECORD_PG = text(f"""
+    UPDATE sends SET status = given.status, message_id = given.message_id, error = given.error,
+                     sent_at = given.sent_at
+    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:statuses AS TEXT[]), CAST(:message_ids AS TEXT[]),
+                CAST(:errors AS TEXT[]), CAST(:sent_ats AS TIMESTAMP WITH TIME ZONE[]))
+         AS given(id, status, message_id, error, sent_at)
+    WHERE sends.id = given.id AND sends.status = '{SendState.sending}'""")
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,12 @@ def claim(conn: Connection, run_id: int, flow_run_id: str | None,
         return []
     check_move(Move.claim, SendState.pending, SendState.sending)
     ids = list(message_ids)
+    if is_postgres(conn):
+        claimed = conn.execute(_CLAIM_PG, {
+            "now": utcnow(), "flow_run_id": flow_run_id, "run_id": run_id, "ids": ids,
+            "message_ids": list(message_ids.values())})
+        held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
+        return sorted(held, key=lambda claim: claim.candidate_id)
     claimed = conn.execute(
         update(Send)
         .where(one_of(Send.id, ids), Send.status == str(SendState.pending), Send.run_id == run_id)
@@ -205,6 +229,41 @@ def reschedule(conn: Connection, not_before: dict[int, datetime]) -> None:
                              sends.c.status == str(SendState.pending))
         .values(not_before=bindparam("new_not_before")),
         [{"send_id": send_id, "new_not_before": moment} for send_id, moment in not_before.items()])
+def record_and_claim(
+    conn: Connection, outcomes: list[dict[str, Any]], run_id: int, flow_run_id: str | None,
+    message_ids: dict[int, str | None], writes: list[Write] = (),  # type: ignore[assignment]
+) -> list[Claim]:
+    """`record` these outcomes and `claim` the next rows, on PostgreSQL in one statement, with
+    the caller's other `writes` of the window (its interactions, what it showed) in it too.
+
+    A send window then costs one round trip and one commit, whatever it records: the claim is
+    still committed before its messages leave, and the record at most a window later."""
+    for row in outcomes:
+        check_move(Move.record, SendState.sending, row["new_status"])
+    check_move(Move.claim, SendState.pending, SendState.sending)
+    params: dict[str, Any] = {
+        "ids": [row["send_id"] for row in outcomes],
+        "statuses": [str(row["new_status"]) for row in outcomes],
+        "message_ids": [row["message_id"] for row in outcomes],
+        "errors": [row["error"] for row in outcomes], "sent_ats": [row["sent_at"] for row in outcomes],
+        "now": utcnow(), "flow_run_id": flow_run_id, "run_id": run_id,
+        "claim_ids": list(message_ids), "claim_message_ids": list(message_ids.values()),
+    }
+    for _, values in writes:
+        params.update(values)
+    claimed = conn.execute(_window_statement(tuple(sql for sql, _ in writes)), params)
+    held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
+    return sorted(held, key=lambda claim: claim.candidate_id)
+
+
+@lru_cache(maxsize=16)
+def _window_statement(writes: tuple[str, ...]) -> TextClause:
+    others = "".join(f", also{number} AS ({sql})" for number, sql in enumerate(writes))
+    return text(f"""
+        WITH recorded AS ({_RECORD_PG.text}){others},
+        claimed AS ({_CLAIM_PG.text.replace(":ids", ":claim_ids")
+                     .replace(":message_ids", ":claim_message_ids")})
+        SELECT id, candidate_id, segment, template FROM claimed""")
 
 
 def release(engine: Engine, send_ids: list[int]) -> None:
@@ -222,6 +281,12 @@ def record(conn: Connection, outcomes: list[dict[str, Any]]) -> None:
         return
     rows = [{**row, "new_status": str(check_move(Move.record, SendState.sending, row["new_status"]))}
             for row in outcomes]
+    if is_postgres(conn):
+        conn.execute(_RECORD_PG, {
+            "ids": [row["send_id"] for row in rows], "statuses": [row["new_status"] for row in rows],
+            "message_ids": [row["message_id"] for row in rows],
+            "errors": [row["error"] for row in rows], "sent_ats": [row["sent_at"] for row in rows]})
+        return
     sends = cast(Table, Send.__table__)
     conn.execute(
         sends.update().where(sends.c.id == bindparam("send_id"),

@@ -35,6 +35,12 @@ CANDIDATE_COLUMNS = (
 )
 
 
+def within(column: Any, lo: int, hi: int, only: Sequence[int] | None = None) -> Any:
+    """SQL: `lo < column <= hi`, and one of `only` when given (an incremental rerun's few)."""
+    bounds = and_(column > lo, column <= hi)
+    return bounds if only is None else and_(bounds, one_of(column, only))
+
+
 def closed_application():  # type: ignore[no-untyped-def]
     """SQL: the candidate has an application that ended (hired, rejected or withdrawn)."""
     return exists(select(Application.id).where(
@@ -86,12 +92,13 @@ def batch_bounds(
     return bounds
 
 
-def read_batch(conn: Connection, cadence: str, lo: int, hi: int) -> list[dict[str, Any]]:
-    """The cadence's candidates with `lo < id <= hi`, with their own frequency choice."""
+def read_batch(conn: Connection, cadence: str, lo: int, hi: int,
+               only: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The cadence's candidates with `lo < id <= hi` (and in `only`), with their own frequency."""
     query = (
         select(*CANDIDATE_COLUMNS, Preference.frequency, Preference.privileged)
         .outerjoin(Preference, Preference.candidate_id == Candidate.id)
-        .where(Candidate.id > lo, Candidate.id <= hi, in_pool(cadence))
+        .where(within(Candidate.id, lo, hi, only), in_pool(cadence))
         .order_by(Candidate.id)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
@@ -104,7 +111,8 @@ def read_candidates(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str,
     return {row.id: dict(row._mapping) for row in conn.execute(query)}
 
 
-def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturing") -> dict[int, str]:
+def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturing",
+                    only: Sequence[int] | None = None) -> dict[int, str]:
     """The consent state in force per candidate in `(lo, hi]` (latest event wins)."""
     ranked = (
         select(
@@ -114,25 +122,27 @@ def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturin
                 order_by=(Consent.recorded_at.desc(), Consent.id.desc()),
             ).label("rank"),
         )
-        .where(Consent.candidate_id > lo, Consent.candidate_id <= hi, Consent.purpose == purpose)
+        .where(within(Consent.candidate_id, lo, hi, only), Consent.purpose == purpose)
         .subquery()
     )
     rows = conn.execute(select(ranked.c.candidate_id, ranked.c.state).where(ranked.c.rank == 1))
     return {row.candidate_id: row.state for row in rows}
 
 
-def recent_replies(conn: Connection, lo: int, hi: int, since: datetime) -> dict[int, datetime]:
+def recent_replies(conn: Connection, lo: int, hi: int, since: datetime,
+                   only: Sequence[int] | None = None) -> dict[int, datetime]:
     """The latest reply since `since` per candidate in `(lo, hi]`."""
     query = (
         select(Interaction.candidate_id, func.max(Interaction.occurred_at).label("at"))
-        .where(Interaction.candidate_id > lo, Interaction.candidate_id <= hi,
+        .where(within(Interaction.candidate_id, lo, hi, only),
                Interaction.kind == "replied", Interaction.occurred_at >= since)
         .group_by(Interaction.candidate_id)
     )
     return {row.candidate_id: row.at for row in conn.execute(query)}
 
 
-def latest_pause_events(conn: Connection, lo: int, hi: int) -> dict[int, Any]:
+def latest_pause_events(conn: Connection, lo: int, hi: int,
+                        only: Sequence[int] | None = None) -> dict[int, Any]:
     """The latest `paused` or `resumed` interaction per candidate in `(lo, hi]`."""
     ranked = (
         select(
@@ -142,7 +152,7 @@ def latest_pause_events(conn: Connection, lo: int, hi: int) -> dict[int, Any]:
                 order_by=(Interaction.occurred_at.desc(), Interaction.id.desc()),
             ).label("rank"),
         )
-        .where(Interaction.candidate_id > lo, Interaction.candidate_id <= hi,
+        .where(within(Interaction.candidate_id, lo, hi, only),
                Interaction.kind.in_((PAUSED, RESUMED)))
         .subquery()
     )
@@ -151,16 +161,18 @@ def latest_pause_events(conn: Connection, lo: int, hi: int) -> dict[int, Any]:
     return {row.candidate_id: row for row in conn.execute(query)}
 
 
-def active_pauses(conn: Connection, lo: int, hi: int, now: datetime) -> dict[int, datetime]:
+def active_pauses(conn: Connection, lo: int, hi: int, now: datetime,
+                  only: Sequence[int] | None = None) -> dict[int, datetime]:
     """When each active pause of the candidates in `(lo, hi]` ends (a recruiter's `vivier pause`)."""
     found = {}
-    for candidate_id, row in latest_pause_events(conn, lo, hi).items():
+    for candidate_id, row in latest_pause_events(conn, lo, hi, only).items():
         if (ends_at := active_end(row.kind, row.details, now)) is not None:
             found[candidate_id] = ends_at
     return found
 
 
-def applications(conn: Connection, lo: int, hi: int) -> dict[int, list[ApplicationFact]]:
+def applications(conn: Connection, lo: int, hi: int,
+                 only: Sequence[int] | None = None) -> dict[int, list[ApplicationFact]]:
     """Every application of the candidates in `(lo, hi]`, with when its outcome was reached.
 
     A hire dates from its `hired` interaction (the ATS's outcome_at, recorded by the import);
@@ -172,7 +184,7 @@ def applications(conn: Connection, lo: int, hi: int) -> dict[int, list[Applicati
         select(Application.candidate_id, Application.job_ref, Application.outcome,
                func.coalesce(Interaction.occurred_at, Application.updated_at).label("decided_at"))
         .outerjoin(Interaction, and_(Application.outcome == "hired", Interaction.event_key == hired_key))
-        .where(Application.candidate_id > lo, Application.candidate_id <= hi)
+        .where(within(Application.candidate_id, lo, hi, only))
     )
     found: dict[int, list[ApplicationFact]] = {}
     for row in conn.execute(query):
@@ -198,11 +210,12 @@ def suppressed(conn: Connection, hashes: Iterable[str]) -> set[str]:
     return set(rows.scalars())
 
 
-def ledger(conn: Connection, cadence: str, period_key: str, lo: int, hi: int) -> dict[int, Any]:
+def ledger(conn: Connection, cadence: str, period_key: str, lo: int, hi: int,
+           only: Sequence[int] | None = None) -> dict[int, Any]:
     """This period's send rows for candidates in `(lo, hi]`."""
     query = select(Send.candidate_id, Send.status, Send.claimed_at, Send.id).where(
         Send.cadence == cadence, Send.period_key == period_key,
-        Send.candidate_id > lo, Send.candidate_id <= hi,
+        within(Send.candidate_id, lo, hi, only),
     )
     return {row.candidate_id: row for row in conn.execute(query)}
 

@@ -26,8 +26,9 @@ from vivier.messages.context import (
 )
 from vivier.messages.mime import build_mime
 from vivier.messages.rendering import RenderedMessage, TemplateProblem
-from vivier.messages.shown import NOTHING_SHOWN, shown_in_range
-from vivier.pipeline import extract
+from vivier.messages.shown import NOTHING_SHOWN, shown_in_range, shown_to
+from vivier.pipeline import extract, incremental
+from vivier.pipeline.render_check import RenderCheck
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec, RunTools
 from vivier.pipeline.tally import Tally
@@ -128,21 +129,27 @@ def read_facts(
     resources: Resources, spec: RunSpec, lo: int, hi: int, audience: Audience, now: datetime,
     tally: Tally,
 ) -> BatchFacts | None:
-    """Read the batch's candidates and what decides about them; None when nobody is in range."""
+    """Read the batch's candidates and what decides about them; None when nobody is in range.
+
+    An incremental rerun (`spec.basis`) reads only the candidates it plans again."""
     with resources.engine.connect() as conn:
-        rows = audience.read(conn, spec, lo, hi, now)
+        only = (sorted(incremental.replan_ids(conn, spec, resources.settings, lo, hi))
+                if spec.basis is not None else None)
+        rows = (audience.read(conn, spec, lo, hi, now) if only is None
+                else extract.read_batch(conn, spec.cadence, lo, hi, only))
         if not rows:
             return None
-        consents = extract.latest_consents(conn, lo, hi)
-        ledger = extract.ledger(conn, spec.cadence, spec.period_key, lo, hi)
+        consents = extract.latest_consents(conn, lo, hi, only=only)
+        ledger = extract.ledger(conn, spec.cadence, spec.period_key, lo, hi, only=only)
         holders = extract.first_holders(conn, (row["email"] for row in rows if row["email"]))
         hashes = {row["id"]: email_hash(row["email"]) for row in rows if row["email"]}
         suppressed = extract.suppressed(conn, hashes.values())
         replies = extract.recent_replies(
-            conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days))
-        applications = extract.applications(conn, lo, hi)
-        shown = shown_in_range(conn, lo, hi)  # what earlier messages showed: never again
-        pauses = extract.active_pauses(conn, lo, hi, now)
+            conn, lo, hi, now - timedelta(days=resources.settings.reply_pause_days), only=only)
+        applications = extract.applications(conn, lo, hi, only=only)
+        # What earlier messages showed: never again.
+        shown = shown_in_range(conn, lo, hi) if only is None else shown_to(conn, only)
+        pauses = extract.active_pauses(conn, lo, hi, now, only=only)
 
     tally.stages["extracted"] += len(rows)
     for row in rows:
@@ -160,9 +167,13 @@ def read_facts(
 
 def decide(
     resources: Resources, spec: RunSpec, facts: BatchFacts, audience: Audience, now: datetime,
-    plan: BatchPlan, samples: bool = False,
+    plan: BatchPlan, samples: bool = False, render_everyone: bool | None = None,
 ) -> None:
-    """Validate, apply the audience's rule and render-check each candidate, into `plan`."""
+    """Validate, apply the audience's rule and render-check each candidate, into `plan`.
+
+    The render check renders a sample of each template and language (`render_check`); a dry
+    run renders everyone, and so does any caller that passes `render_everyone=True` (a preview).
+    """
     settings, tools, tally = resources.settings, resources.tools(spec), plan.tally
     # Who already got this period's message is not checked again: on a rerun that is most of
     # the pool, and their data passed the checks in the run that sent it.
@@ -174,6 +185,11 @@ def decide(
     period = Period(spec.cadence, spec.period_key, spec.period_start)
     stale_before = now - timedelta(seconds=settings.claim_lease_seconds)
     timing = Timing(settings, spec)  # the send window in each candidate's own zone
+    # Render once: delivery renders every message; planning a sample. A dry run renders everyone,
+    # and so does a preview (it shows each planned message: `on_planned`).
+    if render_everyone is None:
+        render_everyone = spec.dry_run or plan.on_planned is not None
+    render_check = RenderCheck(tools.renderer, everyone=render_everyone)
 
     for row in facts.rows:
         candidate_id, segment = row["id"], row["segment"]
@@ -198,7 +214,7 @@ def decide(
         if reason is None:
             template = audience.template(tools, segment, spec.cadence)
             try:
-                rendered = tools.renderer.render(template, row["locale"] or "", context)
+                checked = render_check.check(template, row["locale"] or "", context)
             except TemplateProblem as problem:
                 reason, detail = Reason.render_error, str(problem)
             else:
@@ -206,17 +222,19 @@ def decide(
                     "candidate_id": candidate_id, "cadence": spec.cadence,
                     "period_key": spec.period_key, "run_id": spec.run_id,
                     "flow_run_id": spec.flow_run_id, "segment": segment, "template": template,
-                    "template_version": rendered.template_version, "attempts": 0,
+                    "template_version": checked.template_version, "attempts": 0,
                     "created_at": now, "privileged": bool(row.get("privileged")), **slot.columns(),
                 })
                 tally.segment(segment)["planned"] += 1
                 if timing.waits(slot):  # a later wave: the hourly deliver sends it
                     tally.stages["waiting"] += 1
                     tally.waiting[slot.zone] += 1
-                if plan.on_planned is not None:
-                    plan.on_planned(row, template, context, rendered)
-                if spec.dry_run and samples and len(tally.samples) < SAMPLES_PER_RUN:
-                    tally.samples.append(_write_sample(settings, spec, row, rendered, context, now))
+                if plan.on_planned is not None and checked.rendered is not None:
+                    plan.on_planned(row, template, context, checked.rendered)
+                if (spec.dry_run and samples and checked.rendered is not None
+                        and len(tally.samples) < SAMPLES_PER_RUN):
+                    tally.samples.append(
+                        _write_sample(settings, spec, row, checked.rendered, context, now))
         if reason is not None:
             _exclude(plan, spec, candidate_id, segment, str(reason), detail, now,
                      bool(row.get("privileged")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from vivier.messages.catalog import load_catalog
 from vivier.messages.context import sender_domain
 from vivier.messages.mime import HeaderInjection, OutgoingMessage, build_mime, message_id_for
 from vivier.messages.tokens import unsubscribe_url
-from vivier.pipeline import deliver, extract, plan, runs
+from vivier.pipeline import deliver, extract, incremental, plan, runs
 from vivier.pipeline.guardrails import DeliverabilityStop
 from vivier.pipeline.resources import Resources
 from vivier.pipeline.runs import RunSpec
@@ -27,6 +27,7 @@ from vivier.rules.cadences import CADENCES, check_lateness, period_key, period_s
 from vivier.rules.segments import DEFAULT_SEGMENT
 from vivier.settings import SettingsError
 from vivier.store import files
+from vivier.store.bulk import refresh_statistics
 from vivier.store.schema import utcnow
 from vivier.transports import TransportRefused, TransportUnavailable
 
@@ -48,16 +49,41 @@ class RunStopped(RuntimeError):
 def open_spec(
     resources: Resources, cadence: str, key: str, start: date, day: date, dry_run: bool,
     flow_run_id: str | None = None, segments: Sequence[str] | None = None,
-    now: datetime | None = None, clock: datetime | None = None,
+    now: datetime | None = None, clock: datetime | None = None, *, limit: int | None = None,
 ) -> RunSpec:
     """Record the run in `runs` and fix its "now" (default: the clock's): every batch judges
     dates the same way. `clock` (demo, tests) is the instant whose send windows count instead
-    of that "now", without moving it."""
+    of that "now", without moving it.
+
+    A run of a cadence's whole pool (not dry, no segment or limit) marks what it reads, to be
+    the basis of the period's next rerun; a rerun of a period with a basis is incremental."""
     run_id = runs.open_run(resources.engine, cadence, key, dry_run, flow_run_id)
-    return RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
+    spec = RunSpec(run_id=run_id, cadence=cadence, period_key=key, period_start=start, as_of=day,
                    dry_run=dry_run, flow_run_id=flow_run_id,
                    segments=tuple(segments) if segments else None, started_at=now or utcnow(),
                    clock=clock)
+    if dry_run or segments or limit is not None or cadence not in CADENCES:
+        return spec
+    with resources.engine.connect() as conn:
+        marks = incremental.take_marks(conn, resources.settings)
+        basis = incremental.latest_basis(conn, cadence, key)
+    usable = incremental.usable_basis(basis, marks) if resources.settings.replan_incremental else None
+    return replace(spec, marks=marks.to_dict(), basis=usable)
+
+
+def plan_scope(resources: Resources, spec: RunSpec, limit: int | None = None
+               ) -> tuple[list[Bound], Tally]:
+    """The batches to plan, and the counts of the candidates a rerun does not plan again.
+
+    A first run plans the whole pool in batches of VIVIER_BATCH_SIZE; a rerun with a basis,
+    only who may decide differently now (`incremental`), the others keeping their outcome."""
+    settings = resources.settings
+    with resources.engine.connect() as conn:
+        if spec.basis is None or spec.marks is None:
+            return extract.batch_bounds(conn, spec.cadence, settings.batch_size, limit), Tally()
+        scope = incremental.split(conn, spec, spec.basis, incremental.Marks(**spec.marks), settings,
+                                  spec.started_at or utcnow())
+    return incremental.replan_bounds(scope.ids, settings.batch_size), scope.kept
 
 
 def preflight(resources: Resources, spec: RunSpec) -> None:
@@ -291,10 +317,15 @@ class Batches:
 
 
 def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: list[Bound],
-              batches: Batches) -> None:
+              batches: Batches, kept: Tally | None = None) -> None:
     """The one lifecycle of a run: preflight → plan → gate → transport check → deliver → failed
-    share. Every stop leaves its notes (why, and what to do) on `summary`, then raises."""
+    share. Every stop leaves its notes (why, and what to do) on `summary`, then raises.
+
+    `kept`: the counts of the candidates an incremental rerun does not plan again (`plan_scope`):
+    the gate and the summary see the whole pool, as after a full plan."""
     tally = summary.tally
+    if kept is not None:
+        tally.add(kept)
     try:
         preflight(resources, spec)  # keys and headers: before any row is written
         try:
@@ -313,8 +344,10 @@ def carry_out(resources: Resources, spec: RunSpec, summary: RunSummary, bounds: 
         except Exception as problem:  # the gate's own error goes on, as callers know it
             summary.notes = [f"**Stopped before sending:** {problem}"]
             raise
+        incremental.record_basis(resources.engine, spec)  # the period's next rerun builds on it
         if spec.dry_run or not tally.stages["planned"]:
             return
+        refresh_statistics(resources.engine, "sends")  # the plan's rows, before every claim
         check_transport(resources, spec, tally)  # before the first claim
         try:
             collect_deliveries(tally, batches.deliver(bounds, tally.stages["planned"]))
@@ -345,15 +378,18 @@ def run_period(
     if segments:
         resources.segments.check_selection(segments)
     spec = open_spec(resources, cadence, key, period_start(cadence, key), day, dry_run,
-                     segments=segments, now=now, clock=clock)
+                     segments=segments, now=now, clock=clock, limit=limit)
     summary = new_summary(spec)
     batches = local_batches(resources, spec, lambda lo, hi: plan.plan_batch(resources, spec, lo, hi))
 
-    def bounds() -> list[Bound]:
-        with resources.engine.connect() as conn:
-            return extract.batch_bounds(conn, cadence, settings.batch_size, limit)
+    scope: dict[str, Tally] = {}
 
-    return carry_out_here(resources, spec, summary, bounds, batches, started)
+    def bounds() -> list[Bound]:  # a rerun: only who may decide differently (`plan_scope`)
+        chosen, scope["kept"] = plan_scope(resources, spec, limit)
+        return chosen
+
+    return carry_out_here(resources, spec, summary, bounds, batches, started,
+                          kept=lambda: scope.get("kept"))
 
 
 def local_batches(resources: Resources, spec: RunSpec, plan_one: Callable[[int, int], Tally],
@@ -375,11 +411,13 @@ def local_batches(resources: Resources, spec: RunSpec, plan_one: Callable[[int, 
 
 
 def carry_out_here(resources: Resources, spec: RunSpec, summary: RunSummary,
-                   bounds: Callable[[], list[Bound]], batches: Batches, started: float) -> RunSummary:
+                   bounds: Callable[[], list[Bound]], batches: Batches, started: float,
+                   kept: Callable[[], Tally | None] | None = None) -> RunSummary:
     """`carry_out` over the batches `bounds()` gives, then the summary stored with the run,
-    whether it completed or stopped."""
+    whether it completed or stopped. `kept()`: the counts of who a rerun does not plan again."""
     try:
-        carry_out(resources, spec, summary, bounds(), batches)
+        chosen = bounds()
+        carry_out(resources, spec, summary, chosen, batches, kept() if kept else None)
     except Exception as problem:
         summary.outcome = "failed"
         summary.notes = summary.notes or [f"**Stopped:** {problem}"]

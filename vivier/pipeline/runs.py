@@ -29,7 +29,10 @@ class RunSpec:
     segments: tuple[str, ...] | None = None
     started_at: datetime | None = None  # the run's "now": every batch judges dates the same way
     clock: datetime | None = None  # the instant whose send windows count (demo, tests); else started_at
-
+    # A whole-pool run: what it read before planning (the next rerun's basis once its plan
+    # completes), and, for a rerun, the basis it re-plans from (vivier.pipeline.incremental).
+    marks: dict[str, Any] | None = None
+    basis: dict[str, Any] | None = None
 
     @property
     def send_clock(self) -> datetime:

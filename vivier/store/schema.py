@@ -118,6 +118,8 @@ class Candidate(Base):
 
 # Duplicate-address checks compare lower-cased emails.
 Index("ix_candidates_email_lower", func.lower(Candidate.email))
+# A rerun looks for candidates changed since the period's last plan.
+Index("ix_candidates_updated_at", Candidate.updated_at)
 
 
 class Consent(Base):
@@ -250,6 +252,9 @@ class Run(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set when a whole-pool plan passed the gate: what the period's next rerun builds on
+    # (vivier.pipeline.incremental).
+    plan_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Send(Base):

@@ -1,0 +1,315 @@
+"""Incremental re-planning: a rerun of a period re-plans only what may decide differently now.
+
+"Evaluated now" holds for every message that can still leave. A rerun of a period whose last
+plan completed (its *basis*, kept in `runs.plan_basis`) re-plans:
+
+- the period's rows that can still leave: `pending`, `failed`, a `sending` claim (it may expire);
+- candidates never decided for the period (new to the pool);
+- candidates whose inputs changed since the basis: their row (`updated_at`), preference
+  (`updated_at`), application (`updated_at`), consent or interaction (reply, pause, event: by id,
+  as imports backdate `recorded_at`/`occurred_at`), or an address they share with a changed one;
+- candidates whose decision rests on time and whose threshold may have passed since: recent
+  contact (the gap is over), a reply, a pause or an application window, a date that was in the
+  future; the holdout is drawn from the period and candidate, so it is stable;
+- `nothing_new`, `render_error` and `too_late` decisions: the catalog, the templates and the
+  send windows move with time (a new opening, a head start ending, a window passing).
+
+Everyone else keeps their decision, counted in the run's tally as a full plan would count it:
+time only ends exclusions (pauses, windows and gaps close; dates stop being in the future), and
+every other input is watched. Rows sent or in doubt are final whatever changed. A change of the
+settings the rules read or of the segments file plans everyone again. A run limited to some
+segments or candidates is never a basis and never incremental.
+tests/test_incremental_replan.py checks with hypothesis that a rerun decides exactly what a
+full re-plan would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select, update
+
+from vivier.ledger.states import SendState
+from vivier.pipeline import extract
+from vivier.pipeline.runs import RunSpec
+from vivier.pipeline.tally import Tally
+from vivier.rules.eligibility import Reason
+from vivier.rules.identity import email_hash
+from vivier.settings import Settings
+from vivier.store.schema import (
+    Application,
+    Candidate,
+    Consent,
+    Decision,
+    Interaction,
+    Preference,
+    Run,
+    Send,
+    Suppression,
+    utcnow,
+)
+from vivier.store.sql import one_of
+
+# A change stamped this long before the basis's "now" is still looked at again: a transaction
+# that wrote it earlier may have committed after the basis read its batch.
+SLACK = timedelta(minutes=15)
+FINAL = (str(SendState.sent), str(SendState.in_doubt))
+OPEN = (str(SendState.pending), str(SendState.failed), str(SendState.sending))
+# Decisions that only time can end (time never starts one of the rules' exclusions by itself).
+TIMED = (Reason.paused, Reason.in_process, Reason.recently_hired, Reason.recent_reply)
+# Decided after the rules, on what moves with time (the catalog and its head starts, the
+# templates, the send windows): always planned again (a handful of candidates).
+AFTER_THE_RULES = (Reason.nothing_new, Reason.render_error, Reason.too_late)
+SENT = "message_sent"  # a run's own record of a send: dated by last_contacted_at, not a change
+RULE_SETTINGS = ("contact_gap_days", "reply_pause_days", "hired_pause_months",
+                 "after_process_days", "claim_lease_seconds", "quality_threshold")
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a run reads before planning, to be the basis of the next rerun if its plan completes."""
+
+    consent_id: int
+    interaction_id: int
+    suppressions: int
+    rules: str  # settings and segments file: when they change, everyone is planned again
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def rules_digest(settings: Settings) -> str:
+    segments = Path(settings.segments_file)
+    return digest({name: getattr(settings, name) for name in RULE_SETTINGS},
+                  segments.read_text(encoding="utf-8") if segments.is_file() else None)
+
+
+def take_marks(conn: Connection, settings: Settings) -> Marks:
+    return Marks(
+        consent_id=int(conn.scalar(select(func.coalesce(func.max(Consent.id), 0))) or 0),
+        interaction_id=int(conn.scalar(select(func.coalesce(func.max(Interaction.id), 0))) or 0),
+        suppressions=int(conn.scalar(select(func.count()).select_from(Suppression)) or 0),
+        rules=rules_digest(settings),
+    )
+
+
+def record_basis(engine: Engine, spec: RunSpec) -> None:
+    """The run's plan completed: it is the basis of the period's next rerun."""
+    if spec.marks is None:
+        return
+    basis = {**spec.marks, "now": spec.started_at.isoformat() if spec.started_at else None}
+    with engine.begin() as conn:
+        conn.execute(update(Run).where(Run.id == spec.run_id).values(plan_basis=basis))
+
+
+def latest_basis(conn: Connection, cadence: str, key: str) -> dict[str, Any] | None:
+    """The basis of the period's last completed plan (None: nothing to build on)."""
+    return conn.scalar(
+        select(Run.plan_basis).where(Run.cadence == cadence, Run.period_key == key,
+                                     Run.dry_run.is_(False), Run.plan_basis.is_not(None))
+        .order_by(Run.id.desc()).limit(1))
+
+
+def usable_basis(basis: dict[str, Any] | None, marks: Marks) -> dict[str, Any] | None:
+    """The basis, when the rules it planned with are the ones in force now."""
+    if not basis or basis.get("rules") != marks.rules or not basis.get("now"):
+        return None
+    return basis
+
+
+@dataclass
+class Standing:
+    """Where one candidate of the pool stands for the period before the rerun."""
+
+    candidate_id: int
+    email: str | None
+    status: str | None  # this period's ledger row
+    reason: str | None  # else the latest decision for the period
+    detail: str | None
+    segment: str | None
+    last_contacted_at: datetime | None
+    changed: bool  # their data, consent, preference, application or events changed
+    contacted: bool  # contacted since (by another run): the contact gap may hold them now
+
+
+def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
+              lo: int = 0, hi: int | None = None, final: Tally | None = None) -> list[Standing]:
+    """Every candidate of the cadence's pool in `(lo, hi]`, with their outcome so far.
+
+    With `final`, the candidates sent or in doubt whose data did not change are only counted
+    into it, in SQL (most of a completed period's pool): they keep their outcome whatever else."""
+    since = datetime.fromisoformat(basis["now"]) - SLACK
+    period = (Decision.candidate_id == Candidate.id, Decision.cadence == spec.cadence,
+              Decision.period_key == spec.period_key, Decision.dry_run.is_(False))
+    latest = select(func.max(Decision.id)).where(*period).correlate(Candidate).scalar_subquery()
+    changed = or_(  # the candidate's own data; a contact is dated apart (last_contacted_at)
+        Candidate.updated_at > since,
+        and_(Preference.updated_at.is_not(None), Preference.updated_at > since),
+        exists().where(Consent.candidate_id == Candidate.id, Consent.id > basis["consent_id"]),
+        exists().where(Interaction.candidate_id == Candidate.id,
+                       Interaction.id > basis["interaction_id"], Interaction.kind != SENT),
+        exists().where(Application.candidate_id == Candidate.id, Application.updated_at > since),
+    )
+    contacted = and_(Candidate.last_contacted_at.is_not(None), Candidate.last_contacted_at > since)
+    # A decision older than the period's ledger row was overtaken by it (they were planned).
+    current = or_(Send.status.is_(None), Decision.decided_at >= Send.created_at)
+    reason = case((current, Decision.reason))
+    detail = case((current, Decision.detail))
+    segment = func.coalesce(Send.segment, Decision.segment)
+
+    def scoped(query: Any) -> Any:
+        query = (query.outerjoin(Preference, Preference.candidate_id == Candidate.id)
+                 .outerjoin(Send, and_(Send.candidate_id == Candidate.id, Send.cadence == spec.cadence,
+                                       Send.period_key == spec.period_key))
+                 .outerjoin(Decision, Decision.id == latest)
+                 .where(Candidate.id > lo, extract.in_pool(spec.cadence)))
+        return query if hi is None else query.where(Candidate.id <= hi)
+
+    query = scoped(select(Candidate.id, Candidate.email, Candidate.last_contacted_at, Send.status,
+                          segment.label("segment"), reason.label("reason"), detail.label("detail"),
+                          changed.label("changed"), contacted.label("contacted")))
+    if final is not None:
+        settled = and_(Send.status.in_(FINAL), ~changed)
+        counted = scoped(select(Send.status, segment, reason, detail, func.count())
+                         .select_from(Candidate)).where(settled).group_by(Send.status, segment,
+                                                                          reason, detail)
+        for status, seg, why, what, count in conn.execute(counted):
+            _count_kept(final, Standing(0, None, status, why, what, seg, None, False, False), count)
+        query = query.where(or_(Send.status.is_(None), Send.status.not_in(FINAL), changed))
+    return [Standing(row.id, row.email, row.status, row.reason, row.detail, row.segment,
+                     row.last_contacted_at, bool(row.changed), bool(row.contacted))
+            for row in conn.execute(query.order_by(Candidate.id))]
+
+
+@dataclass
+class Replan:
+    """A rerun's split of the pool: who is planned again, and the counts of those who are not."""
+
+    ids: list[int]
+    kept: Tally
+
+
+def split(conn: Connection, spec: RunSpec, basis: dict[str, Any], marks: Marks, settings: Settings,
+          now: datetime, lo: int = 0, hi: int | None = None) -> Replan:
+    """Who in `(lo, hi]` must be planned again; the others' outcomes, counted as a plan counts."""
+    kept = Tally()
+    suppressions_changed = basis.get("suppressions") != marks.suppressions
+    # Unless a suppression came (its address is checked against every row), the settled are
+    # counted in SQL.
+    rows = standings(conn, spec, basis, lo, hi, None if suppressions_changed else kept)
+    anyone_changed = any(row.changed for row in rows) or _changed_elsewhere(conn, basis)
+    emails = _changed_emails(conn, basis) if anyone_changed else set()
+    suppressed = _newly_suppressed(conn, rows) if suppressions_changed else set()
+    gap = timedelta(days=settings.contact_gap_days)
+    replan = []
+    for row in rows:
+        if row.status in FINAL:
+            # Sent or in doubt whatever happens; planned again only for the decision a full plan
+            # records (an erasure, a withdrawal, a suppression are checked before the ledger).
+            if row.changed or row.candidate_id in suppressed:
+                replan.append(row.candidate_id)
+            else:
+                _count_kept(kept, row)
+            continue
+        again = (
+            row.status in OPEN or row.reason is None or row.changed or row.contacted
+            or row.candidate_id in suppressed
+            or (row.email or "").lower() in emails
+            or row.reason in TIMED
+            or (row.reason == Reason.recently_contacted
+                and (row.last_contacted_at is None or row.last_contacted_at <= now - gap))
+            or (row.reason == Reason.invalid_data and _timed_or_shared(row.detail, anyone_changed))
+            or row.reason in AFTER_THE_RULES
+        )
+        if again:
+            replan.append(row.candidate_id)
+        else:
+            _count_kept(kept, row)
+    return Replan(replan, kept)
+
+
+def _timed_or_shared(detail: str | None, anyone_changed: bool) -> bool:
+    """An invalid row that time (a date in the future) or another candidate (a shared address) may
+    make valid again."""
+    checks = set((detail or "").split(","))
+    return "dates_not_in_future" in checks or (anyone_changed and "email_unique" in checks)
+
+
+def _count_kept(tally: Tally, row: Standing, count: int = 1) -> None:
+    """Count a kept outcome the way planning counts it (stages, reasons, checks, segments)."""
+    tally.stages["extracted"] += count
+    tally.stages["kept"] += count
+    segment = row.segment or "default"
+    if row.status == SendState.sent:
+        tally.stages["settled"] += count
+    if row.reason is not None:  # the latest decision (for a sent row: a later exclusion)
+        reason = str(row.reason)
+    elif row.status == SendState.sent:
+        reason = Reason.already_sent.value
+    else:
+        reason = Reason.in_doubt.value
+    tally.reasons[reason] += count
+    tally.segment(segment)[reason] += count
+    if reason == Reason.invalid_data:
+        tally.stages["invalid"] += count
+        for check in (row.detail or "").split(","):
+            if check:
+                tally.checks[check] += count
+
+
+def _changed_elsewhere(conn: Connection, basis: dict[str, Any]) -> bool:
+    """A candidate outside the pool changed (erased, or moved away): addresses it held are free."""
+    since = datetime.fromisoformat(basis["now"]) - SLACK
+    return bool(conn.scalar(select(literal(True)).where(Candidate.updated_at > since).limit(1)))
+
+
+def _changed_emails(conn: Connection, basis: dict[str, Any]) -> set[str]:
+    """Addresses (lower-cased) of candidates changed since the basis: who shares them may have
+    become, or stopped being, a duplicate."""
+    since = datetime.fromisoformat(basis["now"]) - SLACK
+    rows = conn.scalars(select(func.lower(Candidate.email))
+                        .where(Candidate.updated_at > since, Candidate.email.is_not(None)))
+    return set(rows)
+
+
+def _newly_suppressed(conn: Connection, rows: Iterable[Standing]) -> set[int]:
+    """Candidates whose address is suppressed though their kept decision does not say so."""
+    hashes = {row.candidate_id: email_hash(row.email) for row in rows
+              if row.email and row.reason != Reason.suppressed}
+    found = extract.suppressed(conn, hashes.values())
+    return {candidate_id for candidate_id, hashed in hashes.items() if hashed in found}
+
+
+def replan_bounds(ids: list[int], size: int) -> list[tuple[int, int]]:
+    """Batches `(lo, hi]` of at most `size` of the candidates planned again."""
+    bounds, low = [], 0
+    for start in range(0, len(ids), size):
+        high = ids[min(start + size, len(ids)) - 1]
+        bounds.append((low, high))
+        low = high
+    return bounds
+
+
+def replan_ids(conn: Connection, spec: RunSpec, settings: Settings, lo: int, hi: int) -> set[int]:
+    """The candidates of `(lo, hi]` this incremental run plans again (a batch task's share)."""
+    assert spec.basis is not None and spec.marks is not None
+    marks = Marks(**spec.marks)
+    now = spec.started_at or utcnow()
+    return set(split(conn, spec, spec.basis, marks, settings, now, lo, hi).ids)
+
+
+def only(ids: set[int], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row["id"] in ids]
+
+
+__all__ = ["Marks", "Replan", "one_of", "split"]
