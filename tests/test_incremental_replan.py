@@ -166,6 +166,7 @@ def resources_for(url: str, incremental: bool) -> Resources:
     return Resources.build(load_settings(
         database_url=url, transport="none", batch_size=10, replan_incremental=incremental,
         quality_threshold=1.0,  # tiny pools: the gate is not what is compared
+        **builders.ALWAYS_OPEN,
         secret_key="test-secret-key-of-at-least-32-bytes", team_timezone="UTC"))
 
 
@@ -184,6 +185,7 @@ def test_a_rerun_decides_exactly_what_a_full_re_plan_would(
         first_url = f"sqlite:///{folder / 'a.db'}"
         shutil.copy(sqlite_template, folder / "a.db")
         engine = db.engine_for(first_url)
+        builders.weekly_content(engine)  # something new to send (nothing new, nothing sent)
         shared = f"shared{next(_emails)}@example.org"
         ids = [add_person(engine, spec, shared) for spec in people]
         with clock(T0):
@@ -219,6 +221,7 @@ def _reasons(reasons: Any) -> dict[str, int]:
 
 
 @pytest.mark.both_dialects  # the settled are counted in SQL (GROUP BY) on both
+@pytest.mark.usefixtures("catalog")
 def test_a_rerun_of_a_completed_period_plans_nobody_again(engine, db_url) -> None:
     for _ in range(5):
         builders.candidate(engine)
@@ -236,6 +239,7 @@ def test_a_rerun_of_a_completed_period_plans_nobody_again(engine, db_url) -> Non
 
 
 @pytest.mark.parametrize("setting", ["contact_gap_days", "segments_file"])
+@pytest.mark.usefixtures("catalog")
 def test_a_change_of_the_rules_plans_everyone_again(engine, db_url, tmp_path, setting) -> None:
     builders.candidate(engine, consent="withdrawn")
     with clock(T0):
@@ -253,6 +257,7 @@ def test_a_change_of_the_rules_plans_everyone_again(engine, db_url, tmp_path, se
 
 
 @pytest.mark.both_dialects
+@pytest.mark.usefixtures("catalog")
 def test_a_consent_imported_after_the_plan_is_seen_though_it_is_dated_before(engine, db_url) -> None:
     waiting = builders.candidate(engine, consent=None)
     with clock(T0):

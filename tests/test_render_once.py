@@ -35,7 +35,8 @@ def trapped_templates(tmp_path: Path) -> Path:
 def own_resources(db_url: str, tmp_path: Path, templates: Path) -> Resources:
     return Resources.build(load_settings(
         database_url=db_url, transport="none", samples_dir=tmp_path / "samples", batch_size=1000,
-        secret_key="test-secret-key-of-at-least-32-bytes", templates_dir=templates))
+        secret_key="test-secret-key-of-at-least-32-bytes", templates_dir=templates,
+        **builders.ALWAYS_OPEN))
 
 
 def outcomes(engine: sa.Engine) -> tuple[dict[int, str], dict[int, str]]:
@@ -45,6 +46,7 @@ def outcomes(engine: sa.Engine) -> tuple[dict[int, str], dict[int, str]]:
     return ledger, decided
 
 
+@pytest.mark.usefixtures("catalog")  # something new to send
 def test_a_broken_template_stops_the_run_before_any_message_leaves(
         engine, db_url, tmp_path, trapped_templates) -> None:
     everyone = [builders.candidate(engine, city="Trap") for _ in range(SAMPLE_PER_TEMPLATE + 3)]
@@ -62,6 +64,7 @@ def test_a_broken_template_stops_the_run_before_any_message_leaves(
 
 
 @pytest.mark.both_dialects  # the window's record is one statement per table on PostgreSQL
+@pytest.mark.usefixtures("catalog")  # something new to send
 def test_one_candidates_render_error_in_delivery_fails_only_that_send_and_is_quarantined(
         engine, db_url, tmp_path, trapped_templates) -> None:
     fine = [builders.candidate(engine) for _ in range(SAMPLE_PER_TEMPLATE + 1)]
@@ -81,6 +84,7 @@ def test_one_candidates_render_error_in_delivery_fails_only_that_send_and_is_qua
     assert "no_such_variable" in error and f"candidate {trapped}" in error  # by id, no address
 
 
+@pytest.mark.usefixtures("catalog")  # something new to send
 def test_a_dry_run_renders_everyone(engine, db_url, tmp_path, trapped_templates) -> None:
     fine = [builders.candidate(engine) for _ in range(SAMPLE_PER_TEMPLATE + 1)]
     trapped = builders.candidate(engine, city="Trap")
