@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select, update
 
 from vivier.ledger.states import SendState
 from vivier.pipeline import extract
@@ -152,14 +152,9 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
     period = (Decision.candidate_id == Candidate.id, Decision.cadence == spec.cadence,
               Decision.period_key == spec.period_key, Decision.dry_run.is_(False))
     latest = select(func.max(Decision.id)).where(*period).correlate(Candidate).scalar_subquery()
-    changed = or_(  # the candidate's own data; a contact is dated apart (last_contacted_at)
-        Candidate.updated_at > since,
-        and_(Preference.updated_at.is_not(None), Preference.updated_at > since),
-        exists().where(Consent.candidate_id == Candidate.id, Consent.id > basis["consent_id"]),
-        exists().where(Interaction.candidate_id == Candidate.id,
-                       Interaction.id > basis["interaction_id"], Interaction.kind != SENT),
-        exists().where(Application.candidate_id == Candidate.id, Application.updated_at > since),
-    )
+    # The candidate's own data; a contact is dated apart (last_contacted_at). Who changed is read
+    # first, by the indexes (few since a plan), so the pool's rows are only matched against it.
+    changed = or_(Candidate.updated_at > since, one_of(Candidate.id, _changed_ids(conn, basis, since)))
     contacted = and_(Candidate.last_contacted_at.is_not(None), Candidate.last_contacted_at > since)
     # A decision older than the period's ledger row was overtaken by it (they were planned).
     current = or_(Send.status.is_(None), Decision.decided_at >= Send.created_at)
@@ -265,6 +260,22 @@ def _count_kept(tally: Tally, row: Standing, count: int = 1) -> None:
         for check in (row.detail or "").split(","):
             if check:
                 tally.checks[check] += count
+
+
+def _changed_ids(conn: Connection, basis: dict[str, Any], since: datetime) -> list[int]:
+    """Candidates with a preference, consent, event (not our own sends) or application newer
+    than the basis: consents and interactions by id (imports backdate their dates)."""
+    found: set[int] = set()
+    for query in (
+        select(Preference.candidate_id).where(Preference.updated_at > since),
+        select(Consent.candidate_id).where(Consent.id > basis["consent_id"]),
+        select(Interaction.candidate_id).where(Interaction.id > basis["interaction_id"],
+                                               Interaction.kind != SENT,
+                                               Interaction.candidate_id.is_not(None)),
+        select(Application.candidate_id).where(Application.updated_at > since),
+    ):
+        found.update(conn.scalars(query))
+    return sorted(found)
 
 
 def _changed_elsewhere(conn: Connection, basis: dict[str, Any]) -> bool:
