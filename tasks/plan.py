@@ -22,7 +22,8 @@ def open_run(cadence: str, period_key: str, start: date, day: date, dry_run: boo
              clock: datetime | None = None, limit: int | None = None) -> RunSpec:
     """Record the run in `runs`; its spec travels to every batch."""
     return steps.open_spec(current(), cadence, period_key, start, day, dry_run,
-                           str(flow_run_id) if flow_run_id else None, segments, clock, limit=limit)
+                           str(flow_run_id) if flow_run_id else None, segments,
+                           clock=clock, limit=limit)
 
 
 @task(name="plan-scope", cache_policy=NO_CACHE)
