@@ -28,7 +28,7 @@ def read_secret(block: str, variable: str) -> str:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(block, _sync=True).get()  # type: ignore[call-arg]
+        value = Secret.load(block, _sync=True).get()  # type: ignore[call-arg,union-attr]
     except ValueError as problem:
         raise SettingsError(f"{variable}={block!r}: no Prefect Secret block of that name "
                             f"({type(problem).__name__}); create it with `prefect block create secret` "

@@ -6,7 +6,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from vivier.imports.applications import SOURCE as ATS_SOURCE
 from vivier.pauses import PAUSED, RESUMED, active_end
@@ -83,8 +96,11 @@ def batch_bounds(
     if limit is not None:
         query = query.where(numbered.c.rn <= limit)
         cut = select(numbered.c.id).where(numbered.c.rn == limit).scalar_subquery()
-        query = query.union(select(cut, limit).where(cut.is_not(None)))
-    edges = sorted({row.id for row in conn.execute(query) if row.id is not None})
+        statement: Select[Any] | CompoundSelect = query.union(
+            select(cut, literal(limit)).where(cut.is_not(None)))
+    else:
+        statement = query
+    edges = sorted({row.id for row in conn.execute(statement) if row.id is not None})
     bounds, low = [], 0
     for edge in edges:
         bounds.append((low, edge))

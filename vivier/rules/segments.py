@@ -31,7 +31,7 @@ class SegmentFilter(BaseModel):
     search_location: list[str] | None = None
     expertise: list[str] | None = None
     city: list[str] | None = None
-    tags: list[str] | None = Field(None, description="matches when the candidate has any of them")
+    tags: list[str] | None = Field(default=None, description="matches when the candidate has any of them")
 
     @field_validator("status")
     @classmethod
