@@ -28,7 +28,7 @@ from vivier.rules import places, vocabulary
 from vivier.rules.cadences import CADENCES, today_in
 from vivier.rules.contact import language_of
 from vivier.rules.eligibility import OPEN_OUTCOMES
-from vivier.settings import load_settings
+from vivier.settings import Settings, load_settings
 from vivier.store import db
 from vivier.store.schema import Application, Candidate, Content, Job, Send, SendItem
 
@@ -42,6 +42,7 @@ class Message:
     language: str
     text: str  # subject and text part
     send_id: int
+    sender: str  # the From display name
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Outbox:
     engine: sa.Engine
     messages: list[Message]
     run_ids: list[int]
+    settings: Settings
 
 
 @pytest.fixture(scope="session")
@@ -75,14 +77,21 @@ def demo_outbox(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
         send = sends[mail["Message-ID"]]
         messages.append(Message(send.cadence, send.candidate_id, language_of(send.locale),
                                 f"{mail['Subject']}\n{mail.get_body(('plain',)).get_content()}",
-                                send.id))
-    yield Outbox(engine, messages, run_ids)
+                                send.id, mail["From"].addresses[0].display_name))
+    yield Outbox(engine, messages, run_ids, settings)
     db.engine_for(settings.database_url).dispose()
 
 
 def test_the_demo_sends_every_cadence_in_both_languages(demo_outbox: Outbox) -> None:
     seen = {(message.cadence, message.language) for message in demo_outbox.messages}
     assert seen == {(cadence, language) for cadence in CADENCES for language in ("fr", "en")}
+
+
+def test_the_sender_name_is_in_the_message_language(demo_outbox: Outbox) -> None:
+    settings = demo_outbox.settings
+    assert settings.sender_name != settings.sender_name_en
+    names = {(message.language, message.sender) for message in demo_outbox.messages}
+    assert names == {("fr", settings.sender_name), ("en", settings.sender_name_en)}
 
 
 def _labels(language: str) -> set[str]:

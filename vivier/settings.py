@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     smtp_rate_per_second: float = Field(0.0, ge=0, description="max messages/s (0: unlimited)")
     smtp_max_retries: int = Field(3, ge=0, le=10, description="retries on 4xx / dropped link")
     sender_address: str = Field("talents@vivier.example", description="From address")
-    sender_name: str = Field("L'équipe talents", description="From display name")
+    sender_name: str = Field("L'équipe talents", description="From display name (French messages)")
+    sender_name_en: str = Field("The talent team", description="From display name on English messages")
     recruiter_name: str = Field(
         "Camille Martin", description="the team's signature (a privileged candidate's owner signs theirs)")
     privileged_head_start_days: int = Field(
@@ -269,7 +270,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("sender_name", "recruiter_name")
+    @field_validator("sender_name", "sender_name_en", "recruiter_name")
     @classmethod
     def _one_line(cls, value: str) -> str:
         if _CONTROLS.search(value):
@@ -277,6 +278,10 @@ class Settings(BaseSettings):
         if len(value) > 100:
             raise ValueError("is longer than 100 characters")
         return value
+
+    def sender_name_for(self, locale: str) -> str:
+        """The From name in the message's language: an English message never shows the French one."""
+        return self.sender_name_en if locale.split("-")[0].lower() == "en" else self.sender_name
 
     @field_validator("smtp_host")
     @classmethod

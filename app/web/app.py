@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = with_prefect_secrets(settings or get_settings())  # VIVIER_*_BLOCK secrets, if any
     settings.require_signing_keys()  # forgeable links: refuse to serve at all (outside the demo)
     web = WebContext(settings, db.engine_for(settings.database_url),
-                     Pages(settings.templates_dir, settings.sender_name))
+                     Pages(settings.templates_dir, settings.sender_name_for))
     app = FastAPI(title="vivier preference centre", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.web = web

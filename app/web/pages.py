@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ FALLBACK_LANGUAGE = "en"
 class Pages:
     """Renders a page in one language; every page gets `t` (its words), `lang` and `team`."""
 
-    def __init__(self, templates_dir: Path, team: str) -> None:
+    def __init__(self, templates_dir: Path, team: Callable[[str], str]) -> None:
         folder = Path(templates_dir) / "web"
         self.environment = Environment(
             loader=FileSystemLoader(str(folder)), autoescape=True, undefined=StrictUndefined,
@@ -26,7 +27,7 @@ class Pages:
         )
         self.words = {language: _words(folder / "text" / f"{language}.yaml") for language in LANGUAGES}
         self.stylesheet = (folder / "vivier.css").read_bytes()
-        self.team = team
+        self.team = team  # the team's name in a language (the From name of our messages)
 
     def language(self, locale: str | None = None, accept_language: str | None = None) -> str:
         """The candidate's language if we have it, else the browser's first one we have."""
@@ -39,7 +40,8 @@ class Pages:
 
     def render(self, page: str, language: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         template = self.environment.get_template(page)
-        html = template.render(t=self.words[language], lang=language, team=self.team, **context)
+        html = template.render(t=self.words[language], lang=language, team=self.team(language),
+                                   **context)
         return HTMLResponse(html, status_code=status_code)
 
 

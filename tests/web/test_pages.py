@@ -28,8 +28,10 @@ def test_the_preference_page_speaks_the_candidates_language(engine, live: LiveSe
     assert page.status_code == 200
     assert '<html lang="fr">' in page.text and "Vos préférences" in page.text
     assert "Bonjour Éloïse," in page.text
+    assert '<p class="team">L&#39;équipe talents</p>' in page.text  # the team, in French too
     page = live.client.get(live.link(english, "preferences"))
     assert '<html lang="en">' in page.text and "Hello James," in page.text
+    assert '<p class="team">The talent team</p>' in page.text and "équipe" not in page.text
 
 
 def test_the_form_is_accessible_every_input_has_a_label(engine, live: LiveServer) -> None:

@@ -129,7 +129,7 @@ def _send_one(
         return claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None, str(problem)
     try:
         message = outgoing(claim.send_id, candidate, rendered, context, period, settings, utcnow())
-        mime = build_mime(message, settings.sender_address, settings.sender_name)
+        mime = build_mime(message, settings.sender_address, settings.sender_name_for(message.locale))
     except HeaderInjection as problem:
         return claim, SendResult(claim.send_id, Outcome.failed, str(problem)), None, None
     return claim, session.send(message, mime), message.message_id, None

@@ -332,5 +332,6 @@ def _write_sample(
     message = outgoing(0, row, rendered, context, period, settings, now)
     path = folder / f"candidate-{row['id']}.eml"
     path.unlink(missing_ok=True)  # a sample from an earlier dry run of this period
-    files.write_private(path, build_mime(message, settings.sender_address, settings.sender_name))
+    sender_name = settings.sender_name_for(message.locale)
+    files.write_private(path, build_mime(message, settings.sender_address, sender_name))
     return str(path)

@@ -208,8 +208,8 @@ def _sample(
     period: Period, settings: Settings, clock: datetime,
 ) -> Sample:
     """The message built as the run builds it (same MIME), then read back as a mail client does."""
-    mime = build_mime(outgoing(0, row, rendered, context, period, settings, clock),
-                      settings.sender_address, settings.sender_name)
+    built = outgoing(0, row, rendered, context, period, settings, clock)
+    mime = build_mime(built, settings.sender_address, settings.sender_name_for(built.locale))
     message = message_from_bytes(mime, policy=policy.default)
     html = message.get_body(("html",))
     text = message.get_body(("plain",))

@@ -102,7 +102,7 @@ def preflight(resources: Resources, spec: RunSpec) -> None:
             message_id=message_id_for(spec.cadence, spec.period_key, 0, sender_domain(settings)),
             unsubscribe_url=unsubscribe_url(settings, 0), date=utcnow(),
         )
-        build_mime(probe, settings.sender_address, settings.sender_name)
+        build_mime(probe, settings.sender_address, settings.sender_name_for(probe.locale))
         if spec.dry_run:  # samples hold personal data: an owner-only folder, kept a few days
             files.private_folder(settings.samples_dir)
             files.purge_older_than(settings.samples_dir, settings.samples_keep_days)
