@@ -154,7 +154,7 @@ def why(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     html: Path | None = typer.Option(None, "--html", help="also write a page for the team here (0600)"),
 ) -> None:
-    """Why a candidate got, or did not get, each message: cadence, segment, decisions, consent.
+    """Why a candidate got, or did not get, each message, and their timeline (consent, sends, clicks…).
 
     For each period: the message sent (template, version, Message-ID) and the consent event
     in force when it left, or the decision that kept it back and its reason; for in_process
