@@ -147,7 +147,9 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
     """Every candidate of the cadence's pool in `(lo, hi]`, with their outcome so far.
 
     With `final`, the candidates sent or in doubt whose data did not change are only counted
-    into it, in SQL (most of a completed period's pool): they keep their outcome whatever else."""
+    into it, in SQL (most of a completed period's pool): they keep their outcome whatever else.
+    The pool is then read once: the settled fold into a group per outcome, the others are
+    groups of one."""
     since = datetime.fromisoformat(basis["now"]) - SLACK
     period = (Decision.candidate_id == Candidate.id, Decision.cadence == spec.cadence,
               Decision.period_key == spec.period_key, Decision.dry_run.is_(False))
@@ -170,20 +172,39 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
                  .where(Candidate.id > lo, extract.in_pool(spec.cadence)))
         return query if hi is None else query.where(Candidate.id <= hi)
 
-    query = scoped(select(Candidate.id, Candidate.email, Candidate.last_contacted_at, Send.status,
-                          segment.label("segment"), reason.label("reason"), detail.label("detail"),
-                          changed.label("changed"), contacted.label("contacted")))
-    if final is not None:
-        settled = and_(Send.status.in_(FINAL), ~changed)
-        counted = scoped(select(Send.status, segment, reason, detail, func.count())
-                         .select_from(Candidate)).where(settled).group_by(Send.status, segment,
-                                                                          reason, detail)
-        for status, seg, why, what, count in conn.execute(counted):
-            _count_kept(final, Standing(0, None, status, why, what, seg, None, False, False), count)
-        query = query.where(or_(Send.status.is_(None), Send.status.not_in(FINAL), changed))
-    return [Standing(row.id, row.email, row.status, row.reason, row.detail, row.segment,
-                     row.last_contacted_at, bool(row.changed), bool(row.contacted))
-            for row in conn.execute(query.order_by(Candidate.id))]
+    if final is None:
+        query = scoped(select(Candidate.id, Candidate.email, Candidate.last_contacted_at,
+                              Send.status, segment.label("segment"), reason.label("reason"),
+                              detail.label("detail"), changed.label("changed"),
+                              contacted.label("contacted")))
+        return [Standing(row.id, row.email, row.status, row.reason, row.detail, row.segment,
+                         row.last_contacted_at, bool(row.changed), bool(row.contacted))
+                for row in conn.execute(query.order_by(Candidate.id))]
+    # One pass over the pool: the settled (sent or in doubt, data unchanged) fold into one group
+    # per outcome, counted into `final`; everyone else is a group of their own (keyed by id).
+    settled = and_(Send.status.in_(FINAL), ~changed)
+    pool = scoped(select(case((settled, None), else_=Candidate.id).label("key"),
+                         Candidate.email, Candidate.last_contacted_at, Send.status,
+                         segment.label("segment"), reason.label("reason"), detail.label("detail"),
+                         case((changed, 1), else_=0).label("changed"),
+                         case((contacted, 1), else_=0).label("contacted"))
+                  .select_from(Candidate)).subquery()
+    outcome = (pool.c.key, pool.c.status, pool.c.segment, pool.c.reason, pool.c.detail)
+    query = select(*outcome, func.max(pool.c.email).label("email"),
+                   func.max(pool.c.last_contacted_at).label("last_contacted_at"),
+                   func.max(pool.c.changed).label("changed"),
+                   func.max(pool.c.contacted).label("contacted"),
+                   func.count().label("count")).group_by(*outcome)
+    rows = []
+    for row in conn.execute(query):
+        if row.key is None:
+            _count_kept(final, Standing(0, None, row.status, row.reason, row.detail, row.segment,
+                                        None, False, False), row.count)
+        else:
+            rows.append(Standing(row.key, row.email, row.status, row.reason, row.detail, row.segment,
+                                 row.last_contacted_at, bool(row.changed), bool(row.contacted)))
+    rows.sort(key=lambda standing: standing.candidate_id)
+    return rows
 
 
 @dataclass
