@@ -194,12 +194,12 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
                    func.max(pool.c.last_contacted_at).label("last_contacted_at"),
                    func.max(pool.c.changed).label("changed"),
                    func.max(pool.c.contacted).label("contacted"),
-                   func.count().label("count")).group_by(*outcome)
+                   func.count().label("people")).group_by(*outcome)
     rows = []
     for row in conn.execute(query):
         if row.key is None:
             _count_kept(final, Standing(0, None, row.status, row.reason, row.detail, row.segment,
-                                        None, False, False), row.count)
+                                        None, False, False), row.people)
         else:
             rows.append(Standing(row.key, row.email, row.status, row.reason, row.detail, row.segment,
                                  row.last_contacted_at, bool(row.changed), bool(row.contacted)))
