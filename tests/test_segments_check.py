@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from tests import builders
+from vivier import preferences
+from vivier.preferences import Choices, Evidence
 from vivier.rules.segments import load_segments
 from vivier.settings import get_settings
 
@@ -118,3 +120,17 @@ def test_the_shipped_segments_shadow_hr_france_with_hr_canada() -> None:
     coverage = segments.coverage([{**hr, "search_location": "Toronto"}, {**hr, "search_location": "Lyon"}])
     counts = {count.name: count for count in coverage.segments}
     assert (counts["hr-france"].taken, counts["hr-france"].shadowed_by) == (1, {"hr-canada": 1})
+
+
+def test_the_field_a_candidate_chose_on_the_preference_page_decides_their_segment(
+    engine, settings, tmp_path, monkeypatch
+) -> None:
+    use_segments(tmp_path, monkeypatch, SEGMENTS)
+    pool(engine)
+    moved = builders.candidate(engine, expertise="Finance")  # the ATS's field...
+    preferences.apply_choices(engine, moved, Choices(expertise="Data"),  # ...and their own choice
+                              Evidence(source="preference_centre"))
+    result = check("--json")
+    assert result.exit_code == 0, result.output
+    by_name = {row["name"]: row for row in json.loads(result.output)["segments"]}
+    assert (by_name["data"]["taken"], by_name["default"]["taken"]) == (3, 1)  # as a run assigns

@@ -37,11 +37,13 @@ from vivier.store.schema import (
 from vivier.store.sql import one_of
 
 # Read with the candidate's preferences joined: their own field and place win over the ATS's.
+_CHOSEN = (
+    func.coalesce(Preference.search_location, Candidate.search_location).label("search_location"),
+    func.coalesce(Preference.expertise, Candidate.expertise).label("expertise"),
+)
 CANDIDATE_COLUMNS = (
     Candidate.id, Candidate.external_id, Candidate.email, Candidate.first_name,
-    Candidate.last_name, Candidate.locale, Candidate.city,
-    func.coalesce(Preference.search_location, Candidate.search_location).label("search_location"),
-    func.coalesce(Preference.expertise, Candidate.expertise).label("expertise"), Candidate.tags,
+    Candidate.last_name, Candidate.locale, Candidate.city, *_CHOSEN, Candidate.tags,
     Candidate.status, Candidate.last_applied_at,
     Candidate.last_contacted_at, Candidate.created_at, Candidate.erased_at,
     Candidate.owner_email, Candidate.owner_name, Candidate.timezone,
@@ -210,9 +212,10 @@ def applications(conn: Connection, lo: int, hi: int,
 
 
 def segment_fields(conn: Connection, chunk: int = 10_000) -> Iterator[dict[str, Any]]:
-    """The fields segments filter on, for every candidate not erased, streamed by id."""
-    query = (select(Candidate.status, Candidate.search_location, Candidate.expertise,
-                    Candidate.city, Candidate.tags)
+    """The fields segments filter on, for every candidate not erased, streamed by id: the field
+    and place the candidate chose on the preference page win over the ATS's, as in a run."""
+    query = (select(Candidate.status, *_CHOSEN, Candidate.city, Candidate.tags)
+             .outerjoin(Preference, Preference.candidate_id == Candidate.id)
              .where(Candidate.erased_at.is_(None)).order_by(Candidate.id))
     for row in conn.execution_options(stream_results=True, yield_per=chunk).execute(query):
         yield dict(row._mapping)
