@@ -8,7 +8,6 @@ from datetime import date, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from vivier.pipeline import extract
 from vivier.pipeline import plan as planning
 from vivier.pipeline import run as steps
 from vivier.pipeline.resources import current
@@ -34,17 +33,6 @@ def plan_scope(spec: RunSpec, limit: int | None) -> tuple[list[tuple[int, int]],
         get_run_logger().info("rerun: %d batch(es) planned again; %d candidates keep their outcome",
                               len(bounds), kept.stages["kept"])
     return bounds, kept.to_dict()
-
-
-@task(name="cut-batches", cache_policy=NO_CACHE)
-def cut_batches(cadence: str, limit: int | None) -> list[tuple[int, int]]:
-    """Id ranges of about one batch each over the cadence's pool (rows never travel)."""
-    resources = current()
-    size = resources.settings.batch_size
-    with resources.engine.connect() as conn:
-        bounds = extract.batch_bounds(conn, cadence, size, limit)
-    get_run_logger().info("%d batches of up to %d candidates", len(bounds), size)
-    return bounds
 
 
 @task(name="plan-batch", cache_policy=NO_CACHE, retry_delay_seconds=[2, 10],
