@@ -30,14 +30,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import TextClause
 
 from vivier.ledger.states import NEW, Move, SendState, check_move, sources
-from vivier.store.bulk import Write, is_postgres
+from vivier.store.bulk import Write, is_postgres, json_rows, raw_rows
 from vivier.store.schema import Interaction, Send, utcnow
 from vivier.store.sql import one_of
 
-# The claim and the record, on PostgreSQL: one execution per window, its rows as arrays.
+# The claim and the record on PostgreSQL (outside a send window): its rows as arrays.
 _CLAIM_PG = text(f"""
     UPDATE sends SET status = '{SendState.sending}', claimed_at = :now, attempts = sends.attempts + 1,
                      flow_run_id = :flow_run_id, message_id = given.message_id
@@ -229,41 +228,63 @@ def reschedule(conn: Connection, not_before: dict[int, datetime]) -> None:
                              sends.c.status == str(SendState.pending))
         .values(not_before=bindparam("new_not_before")),
         [{"send_id": send_id, "new_not_before": moment} for send_id, moment in not_before.items()])
-def record_and_claim(
-    conn: Connection, outcomes: list[dict[str, Any]], run_id: int, flow_run_id: str | None,
-    message_ids: dict[int, str | None], writes: list[Write] = (),  # type: ignore[assignment]
-) -> list[Claim]:
-    """`record` these outcomes and `claim` the next rows, on PostgreSQL in one statement, with
-    the caller's other `writes` of the window (its interactions, what it showed) in it too.
+# A send window on PostgreSQL: its outcomes and the next window's claim, each a JSON parameter
+# (`bulk.json_insert` says why JSON), run on psycopg's cursor as one prepared statement.
+_RECORD_JSON = f"""
+    UPDATE sends SET status = given.status, message_id = given.message_id, error = given.error,
+                     sent_at = CASE WHEN given.sent THEN CAST(%(now)s AS TIMESTAMP WITH TIME ZONE) END
+    FROM (SELECT CAST(e->>0 AS BIGINT) AS id, e->>1 AS status, e->>2 AS message_id,
+                 e->>3 AS error, CAST(e->>4 AS BOOLEAN) AS sent
+          FROM json_array_elements(CAST(%(recorded)s AS json)) AS e) AS given
+    WHERE sends.id = given.id AND sends.status = '{SendState.sending}'"""
+_CLAIM_JSON = f"""
+    UPDATE sends SET status = '{SendState.sending}', claimed_at = CAST(%(now)s AS TIMESTAMP WITH TIME ZONE),
+                     attempts = sends.attempts + 1, flow_run_id = %(flow_run_id)s,
+                     message_id = given.message_id
+    FROM (SELECT CAST(e->>0 AS BIGINT) AS id, e->>1 AS message_id
+          FROM json_array_elements(CAST(%(claimed)s AS json)) AS e) AS given
+    WHERE sends.id = given.id AND sends.status = '{SendState.pending}'
+      AND sends.run_id = CAST(%(run_id)s AS BIGINT)
+    RETURNING sends.id, sends.candidate_id, sends.segment, sends.template"""
 
-    A send window then costs one round trip and one commit, whatever it records: the claim is
-    still committed before its messages leave, and the record at most a window later."""
-    for row in outcomes:
-        check_move(Move.record, SendState.sending, row["new_status"])
+# What a send window records of each claimed row: send id, new status, Message-ID, error, and
+# whether it was sent (its `sent_at` is then the window's time).
+Recorded = tuple[int, SendState, str | None, str | None, bool]
+
+
+def record_and_claim(
+    conn: Connection, outcomes: list[Recorded], run_id: int, flow_run_id: str | None,
+    message_ids: dict[int, str | None], now: datetime, writes: list[Write] = (),  # type: ignore[assignment]
+) -> list[Claim]:
+    """`record` these outcomes and `claim` the next rows (send id -> Message-ID) in one statement
+    on PostgreSQL, with the caller's other `writes` of the window (its interactions, what it
+    showed) in it too; `now` dates them all.
+
+    A send window then costs one round trip, whatever it records; on a connection in autocommit
+    the statement is its own transaction, so the claim is still committed before its messages
+    leave, and the record at most a window later."""
+    for status in {outcome[1] for outcome in outcomes}:
+        check_move(Move.record, SendState.sending, status)
     check_move(Move.claim, SendState.pending, SendState.sending)
     params: dict[str, Any] = {
-        "ids": [row["send_id"] for row in outcomes],
-        "statuses": [str(row["new_status"]) for row in outcomes],
-        "message_ids": [row["message_id"] for row in outcomes],
-        "errors": [row["error"] for row in outcomes], "sent_ats": [row["sent_at"] for row in outcomes],
-        "now": utcnow(), "flow_run_id": flow_run_id, "run_id": run_id,
-        "claim_ids": list(message_ids), "claim_message_ids": list(message_ids.values()),
+        "recorded": json_rows([(send_id, str(status), message_id, error, sent)
+                               for send_id, status, message_id, error, sent in outcomes]),
+        "claimed": json_rows(list(message_ids.items())),
+        "now": now, "flow_run_id": flow_run_id, "run_id": run_id,
     }
     for _, values in writes:
         params.update(values)
-    claimed = conn.execute(_window_statement(tuple(sql for sql, _ in writes)), params)
-    held = [Claim(row.id, row.candidate_id, row.segment, row.template or "") for row in claimed]
-    return sorted(held, key=lambda claim: claim.candidate_id)
+    claimed = raw_rows(conn, _window_sql(tuple(sql for sql, _ in writes)), params)
+    return sorted((Claim(send_id, candidate_id, segment, template or "")
+                   for send_id, candidate_id, segment, template in claimed),
+                  key=lambda claim: claim.candidate_id)
 
 
 @lru_cache(maxsize=16)
-def _window_statement(writes: tuple[str, ...]) -> TextClause:
+def _window_sql(writes: tuple[str, ...]) -> str:
     others = "".join(f", also{number} AS ({sql})" for number, sql in enumerate(writes))
-    return text(f"""
-        WITH recorded AS ({_RECORD_PG.text}){others},
-        claimed AS ({_CLAIM_PG.text.replace(":ids", ":claim_ids")
-                     .replace(":message_ids", ":claim_message_ids")})
-        SELECT id, candidate_id, segment, template FROM claimed""")
+    return (f"WITH recorded AS ({_RECORD_JSON}){others}, claimed AS ({_CLAIM_JSON}) "
+            "SELECT id, candidate_id, segment, template FROM claimed")
 
 
 def release(engine: Engine, send_ids: list[int]) -> None:

@@ -55,12 +55,6 @@ def items_of(context: dict[str, Any]) -> list[tuple[str, int]]:
     return items
 
 
-def send_item_rows(send_id: int, items: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Rows of `send_items` for one sent message."""
-    return [{"send_id": send_id, "kind": kind, "item_id": item_id}
-            for kind, item_id in dict.fromkeys(items)]
-
-
 def carried(conn: Connection, run_id: int) -> dict[str, int]:
     """How many of a run's sent messages carried at least one opening, and at least one content item."""
     from sqlalchemy import func
