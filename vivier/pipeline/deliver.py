@@ -182,6 +182,7 @@ def _quarantine(spec: RunSpec, results: list[Result], tally: Tally,
 
 _STATUS = {Outcome.sent: SendState.sent, Outcome.failed: SendState.failed,
            Outcome.hard_bounce: SendState.failed, Outcome.in_doubt: SendState.in_doubt}
+_NAMES = {outcome: outcome.value for outcome in Outcome}  # counted as plain strings, read once
 
 
 def _record(
@@ -205,8 +206,9 @@ def _record(
     bounced: list[str] = []  # email hashes
     for claim, result, message_id, _ in results:
         outcome = result.outcome
-        tally.stages[outcome.value] += 1
-        tally.segment(claim.segment or "default")[outcome.value] += 1
+        name = _NAMES[outcome]
+        tally.stages[name] += 1
+        tally.segment(claim.segment or "default")[name] += 1
         sent = outcome is Outcome.sent
         outcomes.append((claim.send_id, _STATUS[outcome], message_id, result.detail or None, sent))
         if sent:
@@ -217,7 +219,7 @@ def _record(
                            {"segment": claim.segment, "template": claim.template}))
             continue
         if outcome in (Outcome.failed, Outcome.hard_bounce):
-            tally.failures[(result.detail or outcome.value)[:120]] += 1
+            tally.failures[(result.detail or name)[:120]] += 1
         if outcome is Outcome.hard_bounce:
             events.append((claim.candidate_id, claim.send_id, "bounced",
                            {"type": "hard", "code": result.smtp_code}))

@@ -126,15 +126,19 @@ def _compiled(query: Select[*tuple[Any, ...]], dialect: Dialect) -> tuple[str, l
 
 
 def raw_rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run one statement on the driver's own cursor, prepared once per connection, and return its
-    rows as tuples: for the send path's statement, run once per window, SQLAlchemy's own work per
-    execution (compiled-cache lookup, result metadata, row objects) costs more than the rest."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
-    finally:
-        cursor.close()
+    """Run one statement that returns rows on the driver's own cursor, prepared once per
+    connection, and return them as tuples: for the send path's statement, run once per window,
+    SQLAlchemy's own work per execution (compiled-cache lookup, result metadata, row objects)
+    costs more than the rest. The cursor is kept with the connection for the next call."""
+    driver = conn.connection.driver_connection
+    cursor = conn.info.get(_CURSOR)
+    if cursor is None or cursor.closed or cursor.connection is not driver:
+        cursor = conn.info[_CURSOR] = driver.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql, params, prepare=True)
+    return cursor.fetchall()  # type: ignore[no-any-return]
+
+
+_CURSOR = "vivier.bulk.cursor"  # key of raw_rows' cursor in the connection's `info`
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
