@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from testing.smtp import SmtpSink
 from tests import builders
 from vivier.pipeline.resources import Resources, using
-from vivier.pipeline.run import run_period
+from vivier.pipeline.run import RunStopped, run_period
 from vivier.rules.cadences import today_in
 from vivier.rules.identity import email_hash
 from vivier.settings import load_settings
@@ -101,3 +101,24 @@ def test_a_window_records_every_outcome_and_claims_before_sending(engine, db_url
     assert shown == {sends[cid].id for cid in ids if cid != refused}  # each sent message showed some
     assert len(items) == len(set(items))
     assert suppressed == [(email_hash(address), "hard_bounce", "smtp")]
+
+
+def test_a_stop_mid_window_records_what_left_and_hands_the_rest_back(engine, db_url, tmp_path) -> None:
+    ids = [builders.candidate(engine) for _ in range(8)]
+    # After the 4th message (the first of the second window), the server refuses every sender:
+    # the 5th is never handed over and the run stops.
+    with SmtpSink() as sink:
+        def refuse_from_now_on(command: str, number: int) -> None:
+            if command == "DATA" and number == 4:
+                sink.refuse_mail = "554 5.7.1 Relay access denied"
+
+        sink.on_command = refuse_from_now_on
+        resources = smtp_resources(db_url, tmp_path, sink.port)
+        with using(resources), pytest.raises(RunStopped, match="refuses every message"):
+            run_period(resources, "weekly", today_in(resources.settings.zone))
+    with engine.connect() as conn:
+        ledger = dict(conn.execute(sa.select(Send.candidate_id, Send.status)).all())
+        recorded = set(conn.execute(sa.select(Interaction.candidate_id).where(
+            Interaction.kind == "message_sent")).scalars())
+    assert ledger == {**dict.fromkeys(ids[:4], "sent"), **dict.fromkeys(ids[4:], "pending")}
+    assert recorded == set(ids[:4])  # the window's sent message is recorded, the rest released
