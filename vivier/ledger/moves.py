@@ -228,6 +228,8 @@ def reschedule(conn: Connection, not_before: dict[int, datetime]) -> None:
                              sends.c.status == str(SendState.pending))
         .values(not_before=bindparam("new_not_before")),
         [{"send_id": send_id, "new_not_before": moment} for send_id, moment in not_before.items()])
+
+
 # A send window on PostgreSQL: its outcomes and the next window's claim, each a JSON parameter
 # (`bulk.json_insert` says why JSON), run on psycopg's cursor as one prepared statement.
 _RECORD_JSON = f"""
