@@ -122,3 +122,22 @@ def test_a_stop_mid_window_records_what_left_and_hands_the_rest_back(engine, db_
             Interaction.kind == "message_sent")).scalars())
     assert ledger == {**dict.fromkeys(ids[:4], "sent"), **dict.fromkeys(ids[4:], "pending")}
     assert recorded == set(ids[:4])  # the window's sent message is recorded, the rest released
+
+
+def test_delivery_reads_candidates_as_sqlalchemy_would(engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from vivier.pipeline import extract
+
+    contacted = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    ids = [builders.candidate(engine, tags=["data", "remote"], last_contacted_at=contacted),
+           builders.candidate(engine, privileged=True, last_applied_at=contacted - timedelta(days=3)),
+           builders.candidate(engine, consent=None, first_name="Zoë")]
+    with engine.connect() as conn:
+        read = extract.read_candidates(conn, [*ids, 10**9])  # an id nobody has: left out
+        query = extract._CANDIDATES.where(Candidate.id.in_(ids))  # SQLAlchemy's own rows
+        expected = {row.id: dict(row._mapping) for row in conn.execute(query)}
+    assert read == expected and set(read) == set(ids)
+    first = read[ids[0]]
+    assert first["last_contacted_at"] == contacted and first["last_contacted_at"].tzinfo is UTC
+    assert first["tags"] == ["data", "remote"] and read[ids[1]]["privileged"] is True
