@@ -29,13 +29,15 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.elements import TextClause
 
 from vivier.ledger.states import NEW, Move, SendState, check_move, sources
-from vivier.store.bulk import Write, is_postgres, json_rows, raw_rows
+from vivier.store.bulk import Write, columns_of, is_postgres, json_rows, raw_rows, unnest_from
 from vivier.store.schema import Interaction, Send, utcnow
 from vivier.store.sql import one_of
 
+_SENDS = cast(Table, Send.__table__)
 # The claim and the record on PostgreSQL (outside a send window): its rows as arrays.
 _CLAIM_PG = text(f"""
     UPDATE sends SET status = '{SendState.sending}', claimed_at = :now, attempts = sends.attempts + 1,
@@ -94,7 +96,11 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     check_move(Move.plan, NEW, SendState.pending)
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if is_postgres(conn):  # one execution for the batch's rows (executemany: one per row)
+        names = tuple(rows[0])
+        conn.execute(_plan_statement(names), columns_of(rows, names, _SENDS))
+        return
+    module = sqlite
     statement = module.insert(Send)
     plannable = ", ".join(f"'{state}'" for state in sources(Move.plan))
     statement = statement.on_conflict_do_update(
@@ -116,6 +122,24 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
         where=text(f"sends.status IN ({plannable})"),
     )
     conn.execute(statement, [{**row, "status": str(SendState.pending)} for row in rows])
+
+
+# What a re-plan may change on a row it finds still plannable (the conflict's update).
+_REPLANNED = ("run_id", "flow_run_id", "segment", "template", "template_version", "privileged",
+              "not_before", "send_by", "zone")
+
+
+@lru_cache(maxsize=8)
+def _plan_statement(names: tuple[str, ...]) -> TextClause:
+    """`plan` on PostgreSQL: the rows as arrays, the same conflict rule as the statement above."""
+    plannable = ", ".join(f"'{state}'" for state in sources(Move.plan))
+    return text(
+        f"INSERT INTO sends ({', '.join(names)}, status) "
+        f"SELECT {', '.join(names)}, '{SendState.pending}' FROM {unnest_from(_SENDS, names)} "
+        "ON CONFLICT (candidate_id, cadence, period_key) DO UPDATE SET "
+        f"status = '{SendState.pending}', error = NULL, "
+        + ", ".join(f"{name} = excluded.{name}" for name in _REPLANNED)
+        + f" WHERE sends.status IN ({plannable})")
 
 
 def withdraw(conn: Connection, *conditions: Any) -> None:

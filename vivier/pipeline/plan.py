@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, Table
 
 from vivier.ledger import moves as ledger_moves
 from vivier.ledger.states import SendState
@@ -46,6 +46,7 @@ from vivier.rules.holdout import held_out
 from vivier.rules.identity import email_hash
 from vivier.settings import Settings
 from vivier.store import files
+from vivier.store.bulk import insert_many
 from vivier.store.schema import Decision, Send, utcnow
 from vivier.store.sql import one_of
 
@@ -309,8 +310,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def write_plan(engine: Engine, spec: RunSpec, plan: BatchPlan) -> None:
     """Decisions always; unless dry: expired claims, withdrawn rows and the pending sends."""
     with engine.begin() as conn:
-        if plan.decisions:
-            conn.execute(insert(Decision), plan.decisions)
+        insert_many(conn, cast(Table, Decision.__table__), plan.decisions)
         if spec.dry_run:
             return
         ledger_moves.expire_claims(conn, plan.gone_stale)
