@@ -40,10 +40,15 @@ class Timing:
         self.team_zone = settings.team_timezone
         self.waves = Waves(settings.send_hours(spec.cadence), self.moment)
         self.send_by = last_moment(spec.period_start, lateness, self.team_zone, self.moment)
+        self._slots: dict[tuple[Any, Any, Any], Slot] = {}
 
     def slot(self, candidate: dict[str, Any]) -> Slot:
-        zone = candidate_zone(candidate, self.team_zone)
-        return Slot(self.waves.not_before(zone), self.send_by, zone.name)
+        # The slot depends on these three columns only, and a pool has few distinct places.
+        where = (candidate.get("timezone"), candidate.get("search_location"), candidate.get("city"))
+        if (known := self._slots.get(where)) is None:
+            zone = candidate_zone(candidate, self.team_zone)
+            known = self._slots[where] = Slot(self.waves.not_before(zone), self.send_by, zone.name)
+        return known
 
     def too_late(self, slot: Slot) -> str | None:
         """Why the candidate's window opens only after the period's lateness limit, or None."""
