@@ -100,8 +100,7 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
         names = tuple(rows[0])
         conn.execute(_plan_statement(names), columns_of(rows, names, _SENDS))
         return
-    module = sqlite
-    statement = module.insert(Send)
+    statement = sqlite.insert(Send)
     plannable = ", ".join(f"'{state}'" for state in sources(Move.plan))
     statement = statement.on_conflict_do_update(
         index_elements=["candidate_id", "cadence", "period_key"],
