@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vivier.messages.mime import HeaderInjection, OutgoingMessage, plain_address
+from vivier.messages.mime import HeaderInjection, MimeBytes, OutgoingMessage, plain_address
 from vivier.settings import Settings, SmtpTls
 from vivier.transports.base import (
     ClosingSession,
@@ -33,7 +33,6 @@ from vivier.transports.ratelimit import TokenBucket
 RETRY_BACKOFF = (0.2, 1.0, 3.0)  # seconds before the 1st, 2nd, 3rd+ retry
 _LINK_ERRORS = (smtplib.SMTPServerDisconnected, OSError)
 _ENHANCED_STATUS = re.compile(rb"\s*([245]\.\d{1,3}\.\d{1,3})\b")
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
 _MAXLINE = 8192  # smtplib's own limit on a reply line
 
@@ -383,10 +382,15 @@ def _recipient_refused_for_good(code: int, status: str | None) -> bool:
 
 def _data_payload(mime: bytes) -> bytes:
     """The DATA content: CRLF line ends, leading dots doubled, the final dot line."""
-    crlf = mime.count(b"\r\n")
-    if mime.count(b"\n") != crlf or mime.count(b"\r") != crlf:  # build_mime never needs this
-        mime = _ANY_EOL.sub(b"\r\n", mime)
-    stuffed = _LEADING_DOT.sub(b"..", mime)
+    if type(mime) is not MimeBytes:  # build_mime's lines all end with CRLF: three scans saved
+        crlf = mime.count(b"\r\n")
+        if mime.count(b"\n") != crlf or mime.count(b"\r") != crlf:
+            mime = _ANY_EOL.sub(b"\r\n", mime)
+    # Lines start after "\n" only (CRLF throughout): a plain replace doubles every leading dot
+    # at memchr speed, where a MULTILINE regex tries every position of the ~10 KB message.
+    stuffed = mime.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
