@@ -27,7 +27,8 @@ _SPACES = re.compile(r" {2,}")
 _TOKENS = re.compile(r"\S*\s+|\S+")  # a word and the spaces after it
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # atext and spaces: no quoting
-_ADDRESS = re.compile(r"[!-~]+@[!-~]+")  # printable ASCII without spaces; brackets checked below
+# Printable ASCII but space and <>,;"()\ (which could close or split an address), '@' inside.
+_ADDRESS = re.compile(r"[!#-'*+\-./0-:=?-\[\]-~]+@[!#-'*+\-./0-:=?-\[\]-~]+")
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")  # printable ASCII, no '<' '>' inside
 _URL = re.compile(r"https?://[!-;=?-~]+")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
@@ -203,6 +204,7 @@ def _word(text: str) -> str:
     return _WORD_PREFIX + binascii.b2a_base64(text.encode("utf-8"), newline=False).decode() + "?="
 
 
+@lru_cache(maxsize=256)  # a template's subject is often the same for many candidates
 def _text_header(name: str, value: str) -> str:
     """An unstructured header (Subject): plain if short printable ASCII, else encoded-words."""
     text = _clean_text(value)
@@ -269,7 +271,7 @@ def plain_address(address: str, *, send_id: int, role: str) -> str:
 
 
 def _is_plain(address: str) -> bool:
-    return bool(_ADDRESS.fullmatch(address)) and not any(c in address for c in '<>,;"()\\')
+    return _ADDRESS.fullmatch(address) is not None
 
 
 # The sender and the locales are the same for a whole run: each is checked once.
