@@ -50,9 +50,9 @@ def test_the_line_cache_stays_bounded_and_right_when_it_overflows(monkeypatch: p
     monkeypatch.setattr(mime._EncodedLines, "size", 16)
     lines = [f"ligne {n} où = rien " for n in range(40)]
     body = "\n".join(lines) + "\n"
-    assert quoted_printable(body) == whole_body_qp(body)
-    assert len(mime._ENCODED_LINES) <= 16
-    assert quoted_printable(body) == whole_body_qp(body)
+    for _ in range(3):  # seen once, then kept, then read back
+        assert quoted_printable(body) == whole_body_qp(body)
+        assert len(mime._ENCODED_LINES) <= 16 and len(mime._ENCODED_LINES.seen_once) <= 16
 
 
 def test_messages_of_one_second_share_the_date_header_but_each_zone_keeps_its_own() -> None:

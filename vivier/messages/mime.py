@@ -143,20 +143,31 @@ def _b2a_qp(data: bytes) -> bytes:
 
 
 class _EncodedLines(dict[str, bytes]):
-    """Body line (without its line end) -> its quoted-printable bytes, computed on first use.
+    """Body line (without its line end) -> its quoted-printable bytes, kept once seen twice.
 
-    Bounded by emptying it when full: a template's lines come back with the next message, the
-    lines naming a candidate never do. Threads may share it: a race only encodes a line twice.
+    A template's lines come back with every message; the lines naming a candidate (a greeting, a
+    signed link) never do, so a line is kept only on its second sighting: personal lines would
+    otherwise fill the cache and flush the template's. Both sets are bounded by emptying them
+    when full. Threads may share it: a race only encodes a line twice.
     """
 
-    size = 4096  # lines: a few MB at most, whatever the pool
+    size = 4096  # lines in each set: a few MB at most, whatever the pool
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_once: set[str] = set()
 
     def __missing__(self, line: str) -> bytes:
-        if len(self) >= self.size:
-            self.clear()
         # Encoded with its line end, as inside the whole body; the "\n" is then cut off.
         encoded = _b2a_qp((line + "\n").encode("utf-8", "replace"))[:-1].replace(b"\n", b"\r\n")
-        self[line] = encoded
+        if line in self.seen_once:
+            if len(self) >= self.size:
+                self.clear()
+            self[line] = encoded
+        else:
+            if len(self.seen_once) >= self.size:
+                self.seen_once.clear()
+            self.seen_once.add(line)
         return encoded
 
 

@@ -277,6 +277,8 @@ class SmtpSession(ClosingSession):
         except _LINK_ERRORS:
             self._drop()  # the content never left: reconnecting and retrying is safe
             return _Retry(f"connection lost at {('MAIL', 'RCPT', 'DATA')[len(replies)]}")
+        if replies[0][0] == 250 and replies[1][0] in (250, 251) and replies[2][0] == 354:
+            return None  # the usual answer, told apart without the loop below
         for step, accepted, (code, reply) in zip(
             ("MAIL", "RCPT", "DATA"), ((250,), (250, 251), (354,)), replies, strict=True
         ):
