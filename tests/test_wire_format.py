@@ -48,6 +48,7 @@ def test_lines_at_the_soft_break_width_encode_as_the_whole_body_did(width: int, 
 
 def test_the_line_cache_stays_bounded_and_right_when_it_overflows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mime._EncodedLines, "size", 16)
+    monkeypatch.setattr(mime, "_ENCODED_LINES", mime._EncodedLines())
     lines = [f"ligne {n} où = rien " for n in range(40)]
     body = "\n".join(lines) + "\n"
     for _ in range(3):  # seen once, then kept, then read back
