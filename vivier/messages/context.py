@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from vivier.messages.catalog import Catalog
 from vivier.messages.mime import OutgoingMessage, message_id_for
 from vivier.messages.rendering import RenderedMessage
 from vivier.messages.shown import NOTHING_SHOWN, Shown
-from vivier.messages.tokens import preferences_url, unsubscribe_url
+from vivier.messages.tokens import link_urls
 from vivier.rules.contact import language_of
 from vivier.rules.zones import candidate_zone
 from vivier.settings import Settings
@@ -45,46 +47,115 @@ SHOWS: dict[str, Shows] = {
 _SHOWS_NOTHING = Shows(openings=False, content={})  # surveys and renewals: no catalog
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What one candidate's message shows: the openings, and the content items of each kind."""
+
+    openings: list[dict[str, Any]]
+    content: dict[str, list[dict[str, Any]]]
+
+    @property
+    def nothing_new(self) -> bool:
+        """No opening and no content item: everything fitting was sent before."""
+        return not self.openings and not any(self.content.values())
+
+
+# Selections per catalog (a run's, never changed once read), by what decides them: a pool has
+# far fewer (field, places, language, shown) combinations than candidates. Bounded: past the
+# limit a catalog's memo starts again (a run whose candidates were shown different items).
+_SELECTIONS: dict[int, tuple[weakref.ref[Catalog], dict[tuple[Any, ...], Selection]]] = {}
+_SELECTIONS_LIMIT = 20_000
+
+
+def _selections(catalog: Catalog) -> dict[tuple[Any, ...], Selection]:
+    found = _SELECTIONS.get(id(catalog))
+    if found is not None and found[0]() is catalog:
+        return found[1]
+    for key, (ref, _) in list(_SELECTIONS.items()):  # a run's catalog is gone: so is its memo
+        if ref() is None:
+            _SELECTIONS.pop(key, None)
+    memo: dict[tuple[Any, ...], Selection] = {}
+    _SELECTIONS[id(catalog)] = (weakref.ref(catalog), memo)
+    return memo
+
+
+def select_items(
+    candidate: dict[str, Any], catalog: Catalog, cadence: str, shown: Shown = NOTHING_SHOWN,
+) -> Selection:
+    """The openings and content a candidate's message of `cadence` shows (what `render_context`
+    puts in it): in their language and field, none of them in an earlier message (`shown`).
+
+    Planning needs only this (is there anything new?), not the whole context.
+    """
+    places = frozenset(
+        value.casefold() for value in (candidate["search_location"], candidate["city"]) if value)
+    language = _language(candidate["locale"] or "")
+    fields = frozenset(value.casefold() for value in (candidate["expertise"], candidate.get("segment"))
+                       if value)
+    privileged = bool(candidate.get("privileged"))
+    key = (cadence, (candidate["expertise"] or "").casefold(), places, language, fields, privileged,
+           shown.jobs, shown.content)
+    memo = _selections(catalog)
+    found = memo.get(key)
+    if found is None:
+        shows = SHOWS.get(cadence, _SHOWS_NOTHING)
+        openings = (catalog.openings_for(candidate["expertise"], set(places), language, shown.jobs,
+                                         privileged) if shows.openings else [])
+        available = catalog.content_for(language, set(fields), shown.content)
+        found = Selection(openings, {kind: items[:shows.content.get(kind, 0)]
+                                     for kind, items in available.items()})
+        if len(memo) >= _SELECTIONS_LIMIT:
+            memo.clear()
+        memo[key] = found
+    # Each context its own lists: the memo's stay as they were whatever a caller does with them.
+    return Selection(list(found.openings),
+                     {kind: list(items) for kind, items in found.content.items()})
+
+
 def render_context(
     candidate: dict[str, Any], catalog: Catalog, settings: Settings, period: Period, today: date,
-    shown: Shown = NOTHING_SHOWN,
+    shown: Shown = NOTHING_SHOWN, *, selection: Selection | None = None,
 ) -> dict[str, Any]:
     """Everything a template may use for one candidate: nothing else reaches it.
 
     Openings and content are in the candidate's language and field, and none of them was in an
     earlier message to them (`shown`); what the period's cadence does not show is left empty.
+    `selection`: what `select_items` already chose for this candidate, period and `shown`.
     """
-    places = {
-        value.casefold() for value in (candidate["search_location"], candidate["city"]) if value
-    }
-    language = language_of(candidate["locale"] or "")
-    fields = {value.casefold() for value in (candidate["expertise"], candidate.get("segment"))
-              if value}
-    shows = SHOWS.get(period.cadence, _SHOWS_NOTHING)
-    privileged = bool(candidate.get("privileged"))
-    openings = (catalog.openings_for(candidate["expertise"], places, language, shown.jobs,
-                                     privileged) if shows.openings else [])
-    available = catalog.content_for(language, fields, shown.content)
-    content = {kind: items[:shows.content.get(kind, 0)] for kind, items in available.items()}
+    if selection is None:
+        selection = select_items(candidate, catalog, period.cadence, shown)
+    unsubscribe, preferences = link_urls(settings, candidate["id"])
     return {
         "candidate": {
             key: candidate[key]
             for key in ("id", "first_name", "last_name", "city", "expertise", "search_location")
         },
-        "openings": openings,
-        "content": content,
+        "openings": selection.openings,
+        "content": selection.content,
         "recruiter": signature(candidate, settings),
-        "pool": {"privileged": privileged, "head_start_days": settings.privileged_head_start_days},
+        "pool": {"privileged": bool(candidate.get("privileged")),
+                 "head_start_days": settings.privileged_head_start_days},
         "period": period.as_context(),
-        "links": {
-            "unsubscribe": unsubscribe_url(settings, candidate["id"]),
-            "preferences": preferences_url(settings, candidate["id"]),
-        },
+        "links": {"unsubscribe": unsubscribe, "preferences": preferences},
         "today": today,
         # Dates and times are shown in the reader's zone and regional language (local_time.py).
-        "zone": candidate_zone(candidate, settings.team_timezone).name,
+        "zone": _zone_name(candidate.get("timezone"), candidate.get("search_location"),
+                           candidate.get("city"), settings.team_timezone),
         "locale": candidate["locale"] or "",
     }
+
+
+@lru_cache(maxsize=256)
+def _language(locale: str) -> str:
+    return language_of(locale)
+
+
+@lru_cache(maxsize=4096)
+def _zone_name(timezone: str | None, search_location: str | None, city: str | None,
+               team_zone: str) -> str:
+    """The candidate's zone (`candidate_zone` reads only these): a pool has a few dozen."""
+    return candidate_zone({"timezone": timezone, "search_location": search_location, "city": city},
+                          team_zone).name
 
 
 def signature(candidate: dict[str, Any], settings: Settings) -> dict[str, str]:

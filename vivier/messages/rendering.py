@@ -137,9 +137,7 @@ class Renderer:
         name, language = self.resolve(template, locale)
         try:
             compiled = self._get(name, language)
-            subject = compiled.subject.render(context)
-            html = compiled.html.render(context)
-            text = compiled.text.render(context)
+            subject, html, text = _render_parts(compiled, context)
         except TemplateProblem as problem:
             raise TemplateProblem(
                 problem.problem,
@@ -274,6 +272,25 @@ class Renderer:
                 raise TemplateProblem(f"{name}: extends/include must name a file literally")
             used |= self._files_used(environment, parent)
         return used
+
+
+def _render_parts(compiled: _Compiled, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Subject, HTML and text, as `Template.render` renders each, with one copy of the context.
+
+    `Template.render` merges the template's globals and the context into a new dict per part;
+    the three parts share one (a template context never writes to its parent mapping).
+    """
+    parts = (compiled.subject, compiled.html, compiled.text)
+    parent = {**compiled.subject.globals, **context}
+    rendered = []
+    for part in parts:
+        environment = part.environment
+        try:
+            rendered.append(environment.concat(  # type: ignore[attr-defined]
+                part.root_render_func(part.new_context(parent, shared=True))))
+        except Exception:
+            environment.handle_exception()  # as Template.render: the traceback names the template
+    return rendered[0], rendered[1], rendered[2]
 
 
 def _candidate_id(context: Mapping[str, Any]) -> int | None:

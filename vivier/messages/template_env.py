@@ -7,7 +7,7 @@ about Jinja and css_inline; the Renderer only composes them (date filters: `loca
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,12 @@ class MessageEnvironment(SandboxedEnvironment):
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its
+        # context, and copying a ChainMap costs ~8 µs a render. Nothing changes globals after
+        # the Renderer builds the environment, so a snapshot is the same mapping.
+        return {**self.globals, **(d or {})}
 
 
 PARTIALS = "_partials/"  # blocks written once and included by message bodies (the opening card)

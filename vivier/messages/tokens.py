@@ -180,6 +180,17 @@ def _verifies_legacy(keys: tuple[str, ...], purpose: str, token: str) -> bool:
     return True
 
 
+def link_urls(settings: Settings, candidate_id: int) -> tuple[str, str]:
+    """The unsubscribe and preference links of one message (`unsubscribe_url`, `preferences_url`):
+    the keys read and the payload made once for both, a tag each."""
+    keys = _keys(settings)
+    payload = _PAYLOAD.pack(int(candidate_id), int(time.time()))
+    shown = _b64(payload)
+    base = settings.public_base_url
+    return (f"{base}/u/{shown}.{_b64(_tag(_macs(keys, 'unsubscribe')[-1], payload))}",
+            f"{base}/p/{shown}.{_b64(_tag(_macs(keys, 'preferences')[-1], payload))}")
+
+
 def unsubscribe_url(settings: Settings, candidate_id: int) -> str:
     """The one-click unsubscribe link (also the List-Unsubscribe header's URL)."""
     return f"{settings.public_base_url}/u/{make_token(settings, candidate_id, 'unsubscribe')}"
