@@ -166,11 +166,6 @@ def signature(candidate: dict[str, Any], settings: Settings) -> dict[str, str]:
     return {"name": settings.recruiter_name, "email": settings.sender_address}
 
 
-def carries_nothing_new(context: dict[str, Any]) -> bool:
-    """No opening and no content item in the message: everything fitting was sent before."""
-    return not context["openings"] and not any(context["content"].values())
-
-
 def is_check_in(cadence: str) -> bool:
     """The cadence's message is sent even with nothing new in it (the quarterly check-in)."""
     return SHOWS.get(cadence, _SHOWS_NOTHING).check_in

@@ -48,6 +48,9 @@ def _locale(locale: str | None, language: str) -> Locale:
     return found if found is not None and found.language == language else Locale.parse(language)
 
 
+_MEMO_LIMIT = 4096  # formatted dates per filter: (date, zone, locale) of a run's messages
+
+
 def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]:
     """Babel date filters for templates of `language`; `zone` is the team's, for readers without one."""
 
@@ -62,14 +65,22 @@ def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]
         return value
 
     def date_filter(pattern: str) -> Callable[..., str]:
-        # Memoised: a run formats the same few dates (period start, events) thousands of times.
-        @lru_cache(maxsize=4096)
+        # Memoised: a run formats the same few dates (period start, events) thousands of times,
+        # by the value and the reader's zone and locale as the context names them (one lookup).
+        memo: dict[tuple[Any, Any, Any], str] = {}
+
         def formatted(value: date | datetime, where: tzinfo, locale: Locale) -> str:
             return format_date(as_date(value, where), pattern, locale=locale)
 
         @pass_context
         def date_in_reader_zone(context: Context, value: date | datetime) -> str:
-            return formatted(value, *reader(context))
+            key = (value, context.get("zone"), context.get("locale"))
+            found = memo.get(key)
+            if found is None:
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                found = memo[key] = formatted(value, *reader(context))
+            return found
 
         return date_in_reader_zone
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import FileSystemLoader, meta
+from jinja2 import FileSystemLoader, Template, meta
 from jinja2.environment import Environment
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -59,22 +59,58 @@ def word_filters(language: str) -> dict[str, Callable[..., str]]:
     """
     modes = WORK_MODES.get(language, WORK_MODES["en"])
     return {
-        "place": lambda value: places.label(value, language),
-        "place_in": lambda value: places.phrase(value, language),
-        "field": lambda value: vocabulary.field_label(value, language),
-        "field_in": lambda value: vocabulary.field_phrase(value, language),
+        "place": _memoised(lambda value: places.label(value, language)),
+        "place_in": _memoised(lambda value: places.phrase(value, language)),
+        "field": _memoised(lambda value: vocabulary.field_label(value, language)),
+        "field_in": _memoised(lambda value: vocabulary.field_phrase(value, language)),
         "work_mode": lambda value: modes.get(value or "", value or ""),
     }
 
 
+_MEMO_LIMIT = 4096  # words per filter and language: a pool's places and fields are a few hundred
+
+
+def _memoised(words: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`words`, remembered per text value: a run writes the same few places and fields each
+    message. Anything else (None, an undefined value: its error) goes to `words` itself."""
+    memo: dict[str, str] = {}
+
+    def filtered(value: Any) -> str:
+        if type(value) is not str:
+            return words(value)
+        found = memo.get(value)
+        if found is None:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            found = memo[value] = words(value)
+        return found
+
+    return filtered
+
+
 class MessageEnvironment(SandboxedEnvironment):
     """The sandbox, reading dict keys first: `opening.title` on a dict is data, not an attribute."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._loaded: dict[tuple[str, str | None], Template] = {}
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Halves render time: the stock path raises AttributeError on every dict before item lookup.
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def get_template(self, name: str | Template, parent: str | None = None,
+                     globals: MutableMapping[str, Any] | None = None) -> Template:
+        # A body extends its layout and includes its partials on every render: look the loaded
+        # template up by name first (templates are compiled once and never reloaded).
+        if globals is None and type(name) is str and not self.auto_reload:
+            found = self._loaded.get((name, parent))
+            if found is None:
+                found = self._loaded[(name, parent)] = super().get_template(name, parent)
+            return found
+        return super().get_template(name, parent, globals)
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         # A plain dict, not Jinja's ChainMap: every render copies a template's globals into its

@@ -19,10 +19,10 @@ from vivier.ledger import moves as ledger_moves
 from vivier.ledger.states import SendState
 from vivier.messages.context import (
     Period,
-    carries_nothing_new,
     is_check_in,
     outgoing,
     render_context,
+    select_items,
 )
 from vivier.messages.mime import build_mime
 from vivier.messages.rendering import RenderedMessage, TemplateProblem
@@ -209,13 +209,18 @@ def decide(
         if reason is None and (late := timing.too_late(slot)):
             reason, detail = Reason.too_late, late
         if reason is None:
-            context = render_context(row, tools.catalog, settings, period, spec.as_of, row["shown"])
-            if carries_nothing_new(context) and not _sends_when_empty(tools, segment, spec.cadence):
+            selection = select_items(row, tools.catalog, spec.cadence, row["shown"])
+            if selection.nothing_new and not _sends_when_empty(tools, segment, spec.cadence):
                 reason = Reason.nothing_new  # nothing new, nothing sent
         if reason is None:
             template = audience.template(tools, segment, spec.cadence)
+            locale = row["locale"] or ""
+            context = None  # built only for a message the check renders (its links are signed)
             try:
-                checked = render_check.check(template, row["locale"] or "", context)
+                if render_check.renders(template, locale):
+                    context = render_context(row, tools.catalog, settings, period, spec.as_of,
+                                             row["shown"], selection=selection)
+                checked = render_check.check(template, locale, context, candidate_id=candidate_id)
             except TemplateProblem as problem:
                 reason, detail = Reason.render_error, str(problem)
             else:
@@ -230,10 +235,11 @@ def decide(
                 if timing.waits(slot):  # a later wave: the hourly deliver sends it
                     tally.stages["waiting"] += 1
                     tally.waiting[slot.zone] += 1
-                if plan.on_planned is not None and checked.rendered is not None:
+                if (plan.on_planned is not None and checked.rendered is not None
+                        and context is not None):
                     plan.on_planned(row, template, context, checked.rendered)
                 if (spec.dry_run and samples and checked.rendered is not None
-                        and len(tally.samples) < SAMPLES_PER_RUN):
+                        and context is not None and len(tally.samples) < SAMPLES_PER_RUN):
                     tally.samples.append(
                         _write_sample(settings, spec, row, checked.rendered, context, now))
         if reason is not None:

@@ -40,12 +40,23 @@ class RenderCheck:
     _worked: set[tuple[str, str]] = field(default_factory=set)
     _last_problem: dict[tuple[str, str], TemplateProblem] = field(default_factory=dict)
 
-    def check(self, template: str, locale: str, context: Mapping[str, Any]) -> Checked:
+    def renders(self, template: str, locale: str) -> bool:
+        """`check` renders this message (it is in the sample): its render context is needed."""
+        key = self.renderer.resolve(template, locale)  # an unknown template raises here
+        return self.everyone or self._tried.get(key, 0) < self.sample
+
+    def check(self, template: str, locale: str, context: Mapping[str, Any] | None,
+              candidate_id: int | None = None) -> Checked:
         """Render this candidate's message if it is in the sample; raises TemplateProblem when it
-        fails, or when every sampled message of its template and language failed."""
+        fails, or when every sampled message of its template and language failed.
+
+        `context` may be None when `renders` said no (planning builds it only for the sample).
+        """
         key = self.renderer.resolve(template, locale)  # an unknown template raises here
         tried = self._tried.get(key, 0)
         if self.everyone or tried < self.sample:
+            if context is None:
+                raise ValueError(f"{template}/{locale}: this message is rendered: give its context")
             self._tried[key] = tried + 1
             try:
                 rendered = self.renderer.render(template, locale, context)
@@ -59,7 +70,7 @@ class RenderCheck:
             raise TemplateProblem(
                 f"not rendered: the first {tried} messages of this template in the batch all "
                 f"failed ({failed.problem})", template=key[0], locale=key[1],
-                candidate_id=_candidate_id(context))
+                candidate_id=candidate_id if candidate_id is not None else _candidate_id(context or {}))
         return Checked(self.renderer.version(template, locale), None)
 
 
