@@ -47,12 +47,14 @@ SHOWS: dict[str, Shows] = {
 _SHOWS_NOTHING = Shows(openings=False, content={})  # surveys and renewals: no catalog
 
 
-@dataclass(frozen=True)
 class Selection:
     """What one candidate's message shows: the openings, and the content items of each kind."""
 
-    openings: list[dict[str, Any]]
-    content: dict[str, list[dict[str, Any]]]
+    __slots__ = ("openings", "content")
+
+    def __init__(self, openings: list[dict[str, Any]],
+                 content: dict[str, list[dict[str, Any]]]) -> None:
+        self.openings, self.content = openings, content
 
     @property
     def nothing_new(self) -> bool:
@@ -87,29 +89,35 @@ def select_items(
 
     Planning needs only this (is there anything new?), not the whole context.
     """
-    places = frozenset(
-        value.casefold() for value in (candidate["search_location"], candidate["city"]) if value)
-    language = _language(candidate["locale"] or "")
-    fields = frozenset(value.casefold() for value in (candidate["expertise"], candidate.get("segment"))
-                       if value)
-    privileged = bool(candidate.get("privileged"))
-    key = (cadence, (candidate["expertise"] or "").casefold(), places, language, fields, privileged,
+    # Keyed by the raw values the choice reads (cheaper than the casefolded sets it builds).
+    key = (cadence, candidate["expertise"], candidate["search_location"], candidate["city"],
+           candidate["locale"], candidate.get("segment"), bool(candidate.get("privileged")),
            shown.jobs, shown.content)
     memo = _selections(catalog)
     found = memo.get(key)
     if found is None:
-        shows = SHOWS.get(cadence, _SHOWS_NOTHING)
-        openings = (catalog.openings_for(candidate["expertise"], set(places), language, shown.jobs,
-                                         privileged) if shows.openings else [])
-        available = catalog.content_for(language, set(fields), shown.content)
-        found = Selection(openings, {kind: items[:shows.content.get(kind, 0)]
-                                     for kind, items in available.items()})
+        found = _select(candidate, catalog, cadence, shown)
         if len(memo) >= _SELECTIONS_LIMIT:
             memo.clear()
         memo[key] = found
     # Each context its own lists: the memo's stay as they were whatever a caller does with them.
-    return Selection(list(found.openings),
-                     {kind: list(items) for kind, items in found.content.items()})
+    return Selection(found.openings.copy(),
+                     {kind: items.copy() for kind, items in found.content.items()})
+
+
+def _select(candidate: dict[str, Any], catalog: Catalog, cadence: str, shown: Shown) -> Selection:
+    places = {value.casefold() for value in (candidate["search_location"], candidate["city"])
+              if value}
+    language = language_of(candidate["locale"] or "")
+    fields = {value.casefold() for value in (candidate["expertise"], candidate.get("segment"))
+              if value}
+    shows = SHOWS.get(cadence, _SHOWS_NOTHING)
+    privileged = bool(candidate.get("privileged"))
+    openings = (catalog.openings_for(candidate["expertise"], places, language, shown.jobs,
+                                     privileged) if shows.openings else [])
+    available = catalog.content_for(language, fields, shown.content)
+    return Selection(openings, {kind: items[:shows.content.get(kind, 0)]
+                                for kind, items in available.items()})
 
 
 def render_context(
@@ -143,11 +151,6 @@ def render_context(
                            candidate.get("city"), settings.team_timezone),
         "locale": candidate["locale"] or "",
     }
-
-
-@lru_cache(maxsize=256)
-def _language(locale: str) -> str:
-    return language_of(locale)
 
 
 @lru_cache(maxsize=4096)

@@ -9,14 +9,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import css_inline
+import markupsafe
 from jinja2 import FileSystemLoader, Template, meta
 from jinja2.environment import Environment
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
 from vivier.rules import places, vocabulary
+
+# markupsafe's own escaping of a str (C), without the Markup it wraps it in; else the public one
+_escape_text: Callable[[str], str] = (getattr(markupsafe, "_escape_inner", None)
+                                      or (lambda text: str(escape(text))))
 
 
 class TemplateProblem(Exception):
@@ -88,8 +95,32 @@ def _memoised(words: Callable[[Any], str]) -> Callable[[Any], str]:
     return filtered
 
 
+class MessageTemplate(Template):
+    """A compiled message template whose `{{ }}` outputs escape text without a Markup per value."""
+
+    @classmethod
+    def from_code(cls, environment: Environment, code: CodeType,
+                  globals: MutableMapping[str, Any], uptodate: Callable[[], bool] | None = None,
+                  ) -> Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        # Autoescaped code calls `escape` on each value it outputs; markupsafe's wraps the text
+        # in a Markup that is only joined into the page (a quarter of an HTML part's render).
+        template.root_render_func.__globals__["escape"] = escape_output
+        return template
+
+
+def escape_output(value: Any) -> str:
+    """markupsafe's `escape` for a value a template outputs: the same text, a Markup only when
+    the value is not a plain str (what is joined into the page is the same)."""
+    if type(value) is str:
+        return _escape_text(value)
+    return escape(value)
+
+
 class MessageEnvironment(SandboxedEnvironment):
     """The sandbox, reading dict keys first: `opening.title` on a dict is data, not an attribute."""
+
+    template_class = MessageTemplate
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
