@@ -84,7 +84,6 @@ def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]
 
         return date_in_reader_zone
 
-    @lru_cache(maxsize=4096)
     def time_in(value: datetime, where: tzinfo, locale: Locale, own: str | None) -> str:
         if not isinstance(value, datetime):
             raise TypeError(f"time_short needs a datetime, got {type(value).__name__}")
@@ -97,11 +96,20 @@ def date_filters(language: str, zone: ZoneInfo) -> dict[str, Callable[..., str]]
             return shown  # the event's own clock: no zone to name
         return f"{shown} ({get_timezone_name(value.astimezone(where), 'long', locale=locale)})"
 
+    times: dict[tuple[Any, ...], str] = {}
+
     @pass_context
     def time_short(context: Context, value: datetime, own_zone: Any = None) -> str:
         """`{{ event.event_at|time_short(event.event_zone) }}`: the reader's time, their zone
         named when it is not the event's own."""
-        return time_in(value, *reader(context), str(own_zone) if own_zone else None)
+        own = str(own_zone) if own_zone else None
+        key = (value, own, context.get("zone"), context.get("locale"))  # as the date filters
+        found = times.get(key)
+        if found is None:
+            if len(times) >= _MEMO_LIMIT:
+                times.clear()
+            found = times[key] = time_in(value, *reader(context), own)
+        return found
 
     return {
         "date_long": date_filter("long"),

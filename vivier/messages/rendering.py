@@ -105,11 +105,18 @@ class Renderer:
         self._loader = TemplateLoader(self.templates_dir, inline_at_compile=inline_css == "compile")
         self._environments: dict[str, MessageEnvironment] = {}
         self._compiled: dict[tuple[str, str], _Compiled | TemplateProblem] = {}
+        self._resolved: dict[tuple[str, str], tuple[str, str]] = {}  # (template, locale) -> used
         self._lock = threading.Lock()
         self._inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
     def resolve(self, template: str, locale: str) -> tuple[str, str]:
         """The (template, language) actually used: the locale's language, else the fallback."""
+        found = self._resolved.get((template, locale))
+        if found is None:
+            found = self._resolved[(template, locale)] = self._resolve(template, locale)
+        return found
+
+    def _resolve(self, template: str, locale: str) -> tuple[str, str]:
         languages = self._languages.get(template)
         if languages is None:
             known = ", ".join(sorted(self._languages)) or "none"
