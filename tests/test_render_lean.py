@@ -163,3 +163,21 @@ def test_a_broken_template_names_the_candidate_whose_context_was_not_built(tmp_p
                                                  "search_location": "Canada"}})
     with pytest.raises(TemplateProblem, match="candidate 2.*all failed"):
         check.check("lean", "en", None, candidate_id=2)
+
+
+def test_attributes_read_dict_keys_in_place_and_everything_else_through_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    body = ("{{ candidate.first_name }} {{ period.start.year }} {{ candidate.items|length }}"
+            " {{ pair.0 }}\n")
+    renderer = Renderer(write_template(tmp_path, body), inline_css="off")
+    context = {"candidate": {"id": 5, "first_name": "A", "search_location": "Canada",
+                             "items": [1, 2]},
+               "period": {"start": date(2026, 11, 23)}, "pair": ("x", "y")}
+    assert renderer.render("lean", "en", context).html == "A 2026 2 x\n"
+    (tmp_path / "lean" / "en" / "body.html").write_text("{{ period.start.__class__ }}\n")
+    with pytest.raises(TemplateProblem, match="__class__"):
+        Renderer(tmp_path, inline_css="off").render("lean", "en", context)
+    (tmp_path / "lean" / "en" / "body.html").write_text("{{ candidate.nickname }}\n")
+    with pytest.raises(TemplateProblem, match="nickname"):
+        Renderer(tmp_path, inline_css="off").render("lean", "en", context)
