@@ -79,7 +79,7 @@ def _plan(
     window = Window(partial(with_retries(plan_task).submit, spec), bounds, width)
     for done, future in enumerate(window, start=1):
         yield Tally.from_dict(future.result())
-        update_progress_artifact(planning, 100.0 * done / len(bounds))  # type: ignore[arg-type]
+        update_progress_artifact(planning, 100.0 * done / len(bounds), _sync=True)  # type: ignore[arg-type,call-arg]
 
 
 def _deliver(
@@ -101,7 +101,10 @@ def _deliver(
 
 def _progress(spec: RunSpec, phase: str, description: str) -> Any:
     key = f"{spec.cadence}-{spec.period_key}-{phase}".lower().replace("_", "-")  # keys: dashes only
-    return create_progress_artifact(progress=0.0, key=key, description=description)
+    # _sync: the flows run on Prefect's async engine (flows/threaded.py), where Prefect's artifact
+    # functions called outside a task would return coroutines; the body is sync code in a thread.
+    return create_progress_artifact(progress=0.0, key=key, description=description,
+                                    _sync=True)  # type: ignore[call-arg]
 
 
 class _MessageProgress:
@@ -130,7 +133,8 @@ class _MessageProgress:
 
     def _show(self) -> None:
         done = runs.attempted(current().engine, self.spec.run_id)
-        update_progress_artifact(self.artifact, min(100.0, 100.0 * done / self.planned))
+        update_progress_artifact(self.artifact, min(100.0, 100.0 * done / self.planned),
+                                 _sync=True)  # type: ignore[call-arg]
 
 
 def publish_failed_runs(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.lifecycle import publish_failed_runs, run_lifecycle
 from flows.runners import SettingsTaskRunner
+from flows.threaded import threaded_flow
 from tasks.plan import open_run, plan_batch, plan_scope
 from vivier.pipeline.resources import current
 from vivier.pipeline.tally import Tally
@@ -31,8 +31,8 @@ def _run_name() -> str:
     return f"{cadence}-{period_key(cadence, day)}"
 
 
-@flow(name="nurture", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),  # type: ignore[arg-type]
-      log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
+@threaded_flow(name="nurture", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
+               log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def nurture(
     cadence: CadenceName = CadenceName.weekly,
     as_of: date | None = None,

@@ -16,8 +16,9 @@ def publish(summary: RunSummary) -> None:
     """Store the summary with the run and show it in the Prefect UI."""
     runs.set_state(current().engine, summary.run_id, summary.outcome, summary.to_dict())
     key = f"{summary.cadence}-{summary.period_key}".lower().replace("_", "-")  # keys: dashes only
-    create_markdown_artifact(markdown=summary.markdown(), key=f"{key}-summary",
+    # _sync: also called (`publish.fn`) by the failure hook of a flow on Prefect's async engine.
+    create_markdown_artifact(markdown=summary.markdown(), key=f"{key}-summary", _sync=True,  # type: ignore[call-arg]
                              description=f"vivier {summary.cadence} run for {summary.period_key}")
     if summary.tally.quarantined:
-        create_table_artifact(table=summary.quarantine_table(), key=f"{key}-quarantine",
+        create_table_artifact(table=summary.quarantine_table(), key=f"{key}-quarantine", _sync=True,  # type: ignore[call-arg]
                               description="Quarantined candidates (ids and failing check), capped")

@@ -1,0 +1,67 @@
+"""Flows on Prefect's async engine whose body is a plain sync function, run in a worker thread.
+
+Why: Prefect 3.9's *sync* flow engine joins the flow run's heartbeat thread when the flow
+returns, and that thread sleeps in whole seconds, so every sync flow run ends 0–1 s after its
+body did: most of a rerun of a completed period (~1 s of work) or of a deliver hour with nothing
+due. The async engine starts the same heartbeat thread (crash detection stays) but does not
+join it: the thread sees the stop within a second on its own.
+
+The body stays the sync function it was: it runs in a worker thread with the flow run's context
+(`asyncio.to_thread` copies it), so tasks, `get_run_logger`, `prefect.runtime` and the task
+runner see the flow run as before. Called from sync code (the CLI, tests, another flow) the flow
+still returns its result; an async caller awaits it. What changes for the body: Prefect's
+artifact functions dispatch on the flow being async, so the body calls them with `_sync=True`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from prefect import Flow
+from prefect.utilities.hashing import file_hash
+
+
+class ThreadedFlow(Flow[Any, Any]):
+    """An async flow that a sync caller calls like a sync one (it runs it to its end)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        called = super().__call__(*args, **kwargs)
+        if not inspect.iscoroutine(called) or _loop_running():
+            return called  # an async caller (or Prefect's own machinery) awaits it
+        return asyncio.run(called)
+
+    def with_options(self, **options: Any) -> ThreadedFlow:  # type: ignore[override]
+        copy = super().with_options(**options)
+        copy.__class__ = ThreadedFlow  # Flow.with_options builds a plain Flow
+        return copy  # type: ignore[return-value]
+
+
+def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow]:
+    """`@flow(**options)` for a sync `body`, run on the async engine (see the module's doc)."""
+
+    def decorate(body: Callable[..., Any]) -> ThreadedFlow:
+        @functools.wraps(body)
+        async def in_thread(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(body, *args, **kwargs)
+
+        # The body's parameters, their annotations resolved in the body's module: Prefect builds
+        # the parameter schema and validation model from them (reading this module's globals).
+        in_thread.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
+
+        source = inspect.getsourcefile(body)  # the version Prefect gives a flow: its file's hash
+        version = options.pop("version", None) or (file_hash(source) if source else None)
+        return ThreadedFlow(fn=in_thread, version=version, **options)
+
+    return decorate
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
