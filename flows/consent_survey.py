@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.lifecycle import publish_failed_runs, run_lifecycle
 from flows.nurture import reference_day
 from flows.runners import SettingsTaskRunner
+from flows.threaded import threaded_flow
 from tasks.plan import open_run
 from tasks.survey import plan_survey_batch, survey_batches
 from vivier.pipeline.survey import KINDS, survey_period_key
@@ -26,8 +26,8 @@ def _run_name() -> str:
     return f"consent-survey-{survey_period_key(day)}"
 
 
-@flow(name="consent-survey", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),  # type: ignore[arg-type]
-      log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
+@threaded_flow(name="consent-survey", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
+               log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def consent_survey(as_of: date | None = None, dry_run: bool = False) -> dict:
     """Ask who has not decided to join the privileged pool (one reminder); renew old consents."""
     day = reference_day(as_of, flow_run.scheduled_start_time)

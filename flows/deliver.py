@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.lifecycle import publish_failed_runs, run_lifecycle
 from flows.runners import SettingsTaskRunner
+from flows.threaded import threaded_flow
 from tasks.deliver import adopt_batch, open_deliveries
 from vivier.pipeline import waves
 from vivier.pipeline.resources import current
@@ -31,8 +31,8 @@ def _run_name() -> str:
     return hour_name(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-@flow(name="deliver", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),  # type: ignore[arg-type]
-      log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
+@threaded_flow(name="deliver", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
+               log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def deliver(clock: datetime | None = None) -> dict:
     """Send every planned message (all cadences) whose send window is open now.
 
@@ -52,7 +52,7 @@ def deliver(clock: datetime | None = None) -> dict:
                 summary=waves.opening_summary(delivery))
         except Exception as problem:  # one period stopping must not hold back the others
             problems.append(f"{spec.cadence} {spec.period_key}: {problem}")
-    create_markdown_artifact(markdown=waves.hour_markdown(hour, results, problems),
+    create_markdown_artifact(markdown=waves.hour_markdown(hour, results, problems), _sync=True,  # type: ignore[call-arg]
                              key="deliver-hour", description="What this deliver hour sent")
     if problems:
         raise RuntimeError("deliver hour incomplete; " + " | ".join(problems)

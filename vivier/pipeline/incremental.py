@@ -143,20 +143,24 @@ class Standing:
 
 
 def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
-              lo: int = 0, hi: int | None = None, final: Tally | None = None) -> list[Standing]:
+              lo: int = 0, hi: int | None = None, final: Tally | None = None,
+              stays: Stays | None = None, changed_ids: list[int] | None = None) -> list[Standing]:
     """Every candidate of the cadence's pool in `(lo, hi]`, with their outcome so far.
 
     With `final`, the candidates sent or in doubt whose data did not change are only counted
-    into it, in SQL (most of a completed period's pool): they keep their outcome whatever else.
-    The pool is then read once: the settled fold into a group per outcome, the others are
-    groups of one."""
+    into it, in SQL (most of a completed period's pool): they keep their outcome whatever else;
+    with `stays` too, so are the others whose decision `split` would keep (its rule, in SQL).
+    The pool is then read once: the kept fold into a group per outcome, the others are groups
+    of one."""
     since = datetime.fromisoformat(basis["now"]) - SLACK
     period = (Decision.candidate_id == Candidate.id, Decision.cadence == spec.cadence,
               Decision.period_key == spec.period_key, Decision.dry_run.is_(False))
     latest = select(func.max(Decision.id)).where(*period).correlate(Candidate).scalar_subquery()
     # The candidate's own data; a contact is dated apart (last_contacted_at). Who changed is read
     # first, by the indexes (few since a plan), so the pool's rows are only matched against it.
-    changed = or_(Candidate.updated_at > since, one_of(Candidate.id, _changed_ids(conn, basis, since)))
+    if changed_ids is None:
+        changed_ids = _changed_ids(conn, basis, since)
+    changed = or_(Candidate.updated_at > since, one_of(Candidate.id, changed_ids))
     contacted = and_(Candidate.last_contacted_at.is_not(None), Candidate.last_contacted_at > since)
     # A decision older than the period's ledger row was overtaken by it (they were planned).
     current = or_(Send.status.is_(None), Decision.decided_at >= Send.created_at)
@@ -183,6 +187,8 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
     # One pass over the pool: the settled (sent or in doubt, data unchanged) fold into one group
     # per outcome, counted into `final`; everyone else is a group of their own (keyed by id).
     settled = and_(Send.status.in_(FINAL), ~changed)
+    if stays is not None:
+        settled = or_(settled, stays.sql(reason, detail, ~changed, ~contacted))
     pool = scoped(select(case((settled, None), else_=Candidate.id).label("key"),
                          Candidate.email, Candidate.last_contacted_at, Send.status,
                          segment.label("segment"), reason.label("reason"), detail.label("detail"),
@@ -220,13 +226,18 @@ def split(conn: Connection, spec: RunSpec, basis: dict[str, Any], marks: Marks, 
     """Who in `(lo, hi]` must be planned again; the others' outcomes, counted as a plan counts."""
     kept = Tally()
     suppressions_changed = basis.get("suppressions") != marks.suppressions
-    # Unless a suppression came (its address is checked against every row), the settled are
-    # counted in SQL.
-    rows = standings(conn, spec, basis, lo, hi, None if suppressions_changed else kept)
-    anyone_changed = any(row.changed for row in rows) or _changed_elsewhere(conn, basis)
+    # Whether anyone changed since the basis (in the pool or out of it): read first, so that the
+    # rule below can be said in SQL; any change at all counts, whatever the range.
+    changed_ids = _changed_ids(conn, basis, datetime.fromisoformat(basis["now"]) - SLACK)
+    anyone_changed = bool(changed_ids) or _changed_elsewhere(conn, basis)
     emails = _changed_emails(conn, basis) if anyone_changed else set()
-    suppressed = _newly_suppressed(conn, rows) if suppressions_changed else set()
     gap = timedelta(days=settings.contact_gap_days)
+    # Unless a suppression came (its address is checked against every row), whoever keeps their
+    # outcome is counted in SQL: the settled, and the others the rule below keeps.
+    rows = standings(conn, spec, basis, lo, hi, None if suppressions_changed else kept,
+                     None if suppressions_changed else Stays(now - gap, anyone_changed, emails),
+                     changed_ids)
+    suppressed = _newly_suppressed(conn, rows) if suppressions_changed else set()
     replan = []
     for row in rows:
         if row.status in FINAL:
@@ -252,6 +263,34 @@ def split(conn: Connection, spec: RunSpec, basis: dict[str, Any], marks: Marks, 
         else:
             _count_kept(kept, row)
     return Replan(replan, kept)
+
+
+@dataclass(frozen=True)
+class Stays:
+    """`split`'s rule for a candidate not sent or in doubt who keeps their decision, in SQL (for
+    `standings` to count them there): the same conditions as `split`'s `again`, negated."""
+
+    gap_ended_before: datetime  # a `recently_contacted` last contacted by then is free again
+    anyone_changed: bool
+    emails: set[str]  # addresses of changed candidates
+
+    def sql(self, reason: Any, detail: Any, unchanged: Any, uncontacted: Any) -> Any:
+        checks = literal(",") + func.coalesce(detail, "") + literal(",")  # ",a,b," holds ",a,"
+        invalid_again = checks.contains(",dates_not_in_future,", autoescape=True)
+        if self.anyone_changed:
+            invalid_again = or_(invalid_again, checks.contains(",email_unique,", autoescape=True))
+        conditions = [
+            or_(Send.status.is_(None), Send.status.not_in(OPEN + FINAL)),
+            reason.is_not(None), unchanged, uncontacted,
+            reason.not_in([str(r) for r in (*TIMED, *AFTER_THE_RULES)]),
+            ~and_(reason == str(Reason.recently_contacted),
+                  or_(Candidate.last_contacted_at.is_(None),
+                      Candidate.last_contacted_at <= self.gap_ended_before)),
+            ~and_(reason == str(Reason.invalid_data), invalid_again),
+        ]
+        if self.emails:
+            conditions.append(~one_of(func.lower(func.coalesce(Candidate.email, "")), sorted(self.emails)))
+        return and_(*conditions)
 
 
 def _timed_or_shared(detail: str | None, anyone_changed: bool) -> bool:
