@@ -18,10 +18,11 @@ from flows.nurture import nurture  # noqa: E402
 
 def main(argv: list[str]) -> None:
     as_of = date.fromisoformat(argv[0])
-    imported, called_at = time.perf_counter(), time.time()
+    imported, called_at, cpu = time.perf_counter(), time.time(), time.process_time()
     summary = nurture(cadence="weekly", as_of=as_of, dry_run="--dry-run" in argv)
     finished = time.perf_counter()
     report({"import_seconds": imported - started, "work_seconds": finished - imported,
+            "work_cpu_seconds": time.process_time() - cpu,  # this process's threads (not the servers')
             "called_at": called_at, "returned_at": time.time(),
             "stages": summary["stages"], "reasons": summary["reasons"],
             "outcome": summary["outcome"], "run_id": summary["run_id"]})

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,30 @@ def run_pipeline(code: Path, env: dict[str, str], as_of: str, log: Path) -> dict
     return dict(json.loads(lines[-1][len(RESULT_MARK):]))
 
 
+# The flow run's own log lines that close each part of a rerun (bench.pipeline's output).
+MARKS: tuple[tuple[str, ...], ...] = (("start", "Beginning flow run"), ("open-run", "Task run 'open-run-"),
+         ("plan-scope", "Task run 'plan-scope-"), ("gate+publish", "Task run 'publish-summary-"),
+         ("end", "Flow run '", "Finished in state"))
+
+
+def parts(log: Path, result: dict[str, Any]) -> dict[str, float]:
+    """Seconds of each part of the run, from its log's timestamps (call → … → return)."""
+    called = datetime.fromtimestamp(result["called_at"])
+    seen: dict[str, datetime] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        for name, *texts in MARKS:
+            if all(text in line for text in texts) and name not in seen and line[:2].isdigit():
+                clock = datetime.strptime(line[:12], "%H:%M:%S.%f").time()
+                seen[name] = datetime.combine(called.date(), clock)
+    found, last = {}, called
+    for name, *_ in MARKS:
+        if name in seen:
+            found[name] = round((seen[name] - last).total_seconds(), 3)
+            last = seen[name]
+    found["return"] = round(result["returned_at"] - last.timestamp(), 3)
+    return found
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("as_of")
@@ -97,13 +122,17 @@ def main(argv: list[str]) -> None:
         shares: list[list[float]] = [[] for _ in codes]
         for n in range(options.reruns):
             for i, (code, url) in enumerate(zip(codes, urls, strict=True)):
-                result = run_pipeline(code, child_env(harness, prefect, url), options.as_of,
-                                      workdir / f"{i}-rerun{n}.log")
+                log = workdir / f"{i}-rerun{n}.log"
+                result = run_pipeline(code, child_env(harness, prefect, url), options.as_of, log)
                 work = result["work_seconds"]
                 shares[i].append(work)
+                cpu = result.get("work_cpu_seconds")
                 print(f"[{code}] rerun {n + 1}: {work:.3f} s = {100 * work / first[i]:.2f}% of the "
                       f"first run (sent {result['stages'].get('sent', 0)}, load "
-                      f"{os.getloadavg()[0]:.1f})", flush=True)
+                      f"{os.getloadavg()[0]:.1f}"
+                      + (f", process CPU {cpu:.3f} s" if cpu is not None else "") + ")", flush=True)
+                print("    parts (s): " + ", ".join(f"{k} {v:.3f}" for k, v in parts(log, result).items()),
+                      flush=True)
         for i, code in enumerate(codes):
             ordered = sorted(shares[i])
             print(f"[{code}] first {first[i]:.2f} s; reruns " + ", ".join(f"{w:.3f}" for w in shares[i])
