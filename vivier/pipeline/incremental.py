@@ -153,9 +153,16 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
     The pool is then read once: the kept fold into a group per outcome, the others are groups
     of one."""
     since = datetime.fromisoformat(basis["now"]) - SLACK
-    period = (Decision.candidate_id == Candidate.id, Decision.cadence == spec.cadence,
-              Decision.period_key == spec.period_key, Decision.dry_run.is_(False))
-    latest = select(func.max(Decision.id)).where(*period).correlate(Candidate).scalar_subquery()
+    # Each candidate's latest decision for the period: the period's decisions ranked once and
+    # hash-joined, not looked up per candidate of the pool (a third of the query at 100k).
+    ranked = select(Decision.candidate_id, Decision.reason, Decision.detail, Decision.segment,
+                    Decision.decided_at, func.row_number().over(
+                        partition_by=Decision.candidate_id, order_by=Decision.id.desc()).label("rank")
+                    ).where(Decision.cadence == spec.cadence, Decision.period_key == spec.period_key,
+                            Decision.dry_run.is_(False), Decision.candidate_id > lo)
+    if hi is not None:
+        ranked = ranked.where(Decision.candidate_id <= hi)
+    latest = ranked.subquery("latest")
     # The candidate's own data; a contact is dated apart (last_contacted_at). Who changed is read
     # first, by the indexes (few since a plan), so the pool's rows are only matched against it.
     if changed_ids is None:
@@ -163,16 +170,16 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
     changed = or_(Candidate.updated_at > since, one_of(Candidate.id, changed_ids))
     contacted = and_(Candidate.last_contacted_at.is_not(None), Candidate.last_contacted_at > since)
     # A decision older than the period's ledger row was overtaken by it (they were planned).
-    current = or_(Send.status.is_(None), Decision.decided_at >= Send.created_at)
-    reason = case((current, Decision.reason))
-    detail = case((current, Decision.detail))
-    segment = func.coalesce(Send.segment, Decision.segment)
+    current = or_(Send.status.is_(None), latest.c.decided_at >= Send.created_at)
+    reason = case((current, latest.c.reason))
+    detail = case((current, latest.c.detail))
+    segment = func.coalesce(Send.segment, latest.c.segment)
 
     def scoped(query: Any) -> Any:
         query = (query.outerjoin(Preference, Preference.candidate_id == Candidate.id)
                  .outerjoin(Send, and_(Send.candidate_id == Candidate.id, Send.cadence == spec.cadence,
                                        Send.period_key == spec.period_key))
-                 .outerjoin(Decision, Decision.id == latest)
+                 .outerjoin(latest, and_(latest.c.candidate_id == Candidate.id, latest.c.rank == 1))
                  .where(Candidate.id > lo, extract.in_pool(spec.cadence)))
         return query if hi is None else query.where(Candidate.id <= hi)
 
