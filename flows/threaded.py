@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import Flow
+from prefect.context import SyncClientContext
 from prefect.utilities.hashing import file_hash
 
 
@@ -46,7 +47,7 @@ def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow
     def decorate(body: Callable[..., Any]) -> ThreadedFlow:
         @functools.wraps(body)
         async def in_thread(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(body, *args, **kwargs)
+            return await asyncio.to_thread(_with_sync_client, body, *args, **kwargs)
 
         # The body's parameters, their annotations resolved in the body's module: Prefect builds
         # the parameter schema and validation model from them (reading this module's globals).
@@ -57,6 +58,13 @@ def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow
         return ThreadedFlow(fn=in_thread, version=version, **options)
 
     return decorate
+
+
+def _with_sync_client(body: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `body` with one sync API client for its tasks and artifacts, as the sync engine does
+    (without it, each task run and artifact call opens a client of its own: an SSL context each)."""
+    with SyncClientContext.get_or_create():
+        return body(*args, **kwargs)
 
 
 def _loop_running() -> bool:
