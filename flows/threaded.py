@@ -16,8 +16,11 @@ artifact functions dispatch on the flow being async, so the body calls them with
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +30,16 @@ from prefect.utilities.hashing import file_hash
 
 
 class ThreadedFlow(Flow[Any, Any]):
-    """An async flow that a sync caller calls like a sync one (it runs it to its end)."""
+    """An async flow that a sync caller calls like a sync one (it runs it to its end).
+
+    `warm` (optional): what the body needs first (the process's resources), started in a
+    thread when the flow is called, while Prefect starts the flow run (it waits on the API)."""
+
+    warm: Callable[[], object] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.warm is not None:
+            _start_warming(self.warm)
         called = super().__call__(*args, **kwargs)
         if not inspect.iscoroutine(called) or _loop_running():
             return called  # an async caller (or Prefect's own machinery) awaits it
@@ -38,10 +48,12 @@ class ThreadedFlow(Flow[Any, Any]):
     def with_options(self, **options: Any) -> ThreadedFlow:  # type: ignore[override]
         copy = super().with_options(**options)
         copy.__class__ = ThreadedFlow  # Flow.with_options builds a plain Flow
+        copy.warm = self.warm  # type: ignore[attr-defined]
         return copy  # type: ignore[return-value]
 
 
-def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow]:
+def threaded_flow(warm: Callable[[], object] | None = None, **options: Any
+                  ) -> Callable[[Callable[..., Any]], ThreadedFlow]:
     """`@flow(**options)` for a sync `body`, run on the async engine (see the module's doc)."""
 
     def decorate(body: Callable[..., Any]) -> ThreadedFlow:
@@ -55,9 +67,21 @@ def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow
 
         source = inspect.getsourcefile(body)  # the version Prefect gives a flow: its file's hash
         version = options.pop("version", None) or (file_hash(source) if source else None)
-        return ThreadedFlow(fn=in_thread, version=version, **options)
+        threaded = ThreadedFlow(fn=in_thread, version=version, **options)
+        threaded.warm = warm
+        return threaded
 
     return decorate
+
+
+def _start_warming(warm: Callable[[], object]) -> None:
+    context = contextvars.copy_context()  # the caller's settings context (the API's address)
+    threading.Thread(target=context.run, args=(_quietly, warm), daemon=True, name="warm").start()
+
+
+def _quietly(warm: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):  # the body's own call raises it, in the flow run
+        warm()
 
 
 def _with_sync_client(body: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
