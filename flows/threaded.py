@@ -6,8 +6,8 @@ body did: most of a rerun of a completed period (~1 s of work) or of a deliver h
 due. The async engine starts the same heartbeat thread (crash detection stays) but does not
 join it: the thread sees the stop within a second on its own.
 
-The body stays the sync function it was: it runs in a worker thread with the flow run's context
-(`asyncio.to_thread` copies it), so tasks, `get_run_logger`, `prefect.runtime` and the task
+The body stays the sync function it was: it runs in a worker thread with a copy of the flow run's
+context, so tasks, `get_run_logger`, `prefect.runtime` and the task
 runner see the flow run as before. Called from sync code (the CLI, tests, another flow) the flow
 still returns its result; an async caller awaits it. What changes for the body: Prefect's
 artifact functions dispatch on the flow being async, so the body calls them with `_sync=True`.
@@ -59,7 +59,7 @@ def threaded_flow(warm: Callable[[], object] | None = None, **options: Any
     def decorate(body: Callable[..., Any]) -> ThreadedFlow:
         @functools.wraps(body)
         async def in_thread(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(_with_sync_client, body, *args, **kwargs)
+            return await _in_daemon_thread(_with_sync_client, body, *args, **kwargs)
 
         # The body's parameters, their annotations resolved in the body's module: Prefect builds
         # the parameter schema and validation model from them (reading this module's globals).
@@ -82,6 +82,29 @@ def _start_warming(warm: Callable[[], object]) -> None:
 def _quietly(warm: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):  # the body's own call raises it, in the flow run
         warm()
+
+
+async def _in_daemon_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`asyncio.to_thread`, on a daemon thread of its own: an interrupted run (Ctrl-C) ends the
+    process as a sync flow's does, instead of waiting at exit for the body in the loop's executor."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()  # the flow run's context, as asyncio.to_thread copies it
+
+    def settle(outcome: Any, failed: bool) -> None:
+        if not done.done():
+            done.set_exception(outcome) if failed else done.set_result(outcome)
+
+    def run() -> None:
+        try:
+            outcome, failed = context.run(function, *args, **kwargs), False
+        except BaseException as problem:  # handed to the engine, which fails the flow run with it
+            outcome, failed = problem, True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome, failed)
+
+    threading.Thread(target=run, daemon=True, name="flow-body").start()
+    return await done
 
 
 def _with_sync_client(body: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
