@@ -65,13 +65,21 @@ def threaded_flow(warm: Callable[[], object] | None = None, **options: Any
         # the parameter schema and validation model from them (reading this module's globals).
         in_thread.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
 
-        source = inspect.getsourcefile(body)  # the version Prefect gives a flow: its file's hash
-        version = options.pop("version", None) or (file_hash(source) if source else None)
-        threaded = ThreadedFlow(fn=in_thread, version=version, **options)
+        threaded = ThreadedFlow(fn=in_thread, version=options.pop("version", None) or _version(body),
+                                **options)
         threaded.warm = warm
         return threaded
 
     return decorate
+
+
+def _version(body: Callable[..., Any]) -> str | None:
+    """The version Prefect gives a flow: the hash of its function's file (none outside a file)."""
+    try:
+        source = inspect.getsourcefile(body)
+        return file_hash(source) if source else None
+    except (OSError, TypeError):  # as Prefect: "<stdin>", "<string>", a REPL
+        return None
 
 
 def _start_warming(warm: Callable[[], object]) -> None:
