@@ -6,11 +6,11 @@ body did: most of a rerun of a completed period (~1 s of work) or of a deliver h
 due. The async engine starts the same heartbeat thread (crash detection stays) but does not
 join it: the thread sees the stop within a second on its own.
 
-The body stays the sync function it was: it runs in a worker thread with a copy of the flow run's
-context, so tasks, `get_run_logger`, `prefect.runtime` and the task
+The body stays the sync function it was: it runs in a thread of its own with a copy of the flow
+run's context and one sync API client, so tasks, `get_run_logger`, `prefect.runtime` and the task
 runner see the flow run as before. Called from sync code (the CLI, tests, another flow) the flow
-still returns its result; an async caller awaits it. What changes for the body: Prefect's
-artifact functions dispatch on the flow being async, so the body calls them with `_sync=True`.
+still returns its result; an async caller (Prefect's runner) awaits it. What changes for the body:
+Prefect's artifact functions dispatch on the flow being async, so it calls them with `_sync=True`.
 """
 
 from __future__ import annotations

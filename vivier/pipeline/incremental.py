@@ -191,8 +191,9 @@ def standings(conn: Connection, spec: RunSpec, basis: dict[str, Any],
         return [Standing(row.id, row.email, row.status, row.reason, row.detail, row.segment,
                          row.last_contacted_at, bool(row.changed), bool(row.contacted))
                 for row in conn.execute(query.order_by(Candidate.id))]
-    # One pass over the pool: the settled (sent or in doubt, data unchanged) fold into one group
-    # per outcome, counted into `final`; everyone else is a group of their own (keyed by id).
+    # One pass over the pool: the settled (sent or in doubt, data unchanged) and those `stays`
+    # keeps fold into one group per outcome, counted into `final`; everyone else is a group of
+    # their own (keyed by id).
     settled = and_(Send.status.in_(FINAL), ~changed)
     if stays is not None:
         settled = or_(settled, stays.sql(reason, detail, ~changed, ~contacted))
