@@ -17,7 +17,6 @@ from flows.runners import SettingsTaskRunner
 from flows.threaded import threaded_flow
 from tasks.plan import open_run
 from tasks.survey import plan_survey_batch, survey_batches
-from vivier.pipeline.resources import current
 from vivier.pipeline.survey import KINDS, survey_period_key
 from vivier.rules.cadences import period_start
 
@@ -27,7 +26,7 @@ def _run_name() -> str:
     return f"consent-survey-{survey_period_key(day)}"
 
 
-@threaded_flow(name="consent-survey", flow_run_name=_run_name, task_runner=SettingsTaskRunner(), warm=current,
+@threaded_flow(name="consent-survey", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
                log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def consent_survey(as_of: date | None = None, dry_run: bool = False) -> dict:
     """Ask who has not decided to join the privileged pool (one reminder); renew old consents."""

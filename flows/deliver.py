@@ -31,7 +31,7 @@ def _run_name() -> str:
     return hour_name(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-@threaded_flow(name="deliver", flow_run_name=_run_name, task_runner=SettingsTaskRunner(), warm=current,
+@threaded_flow(name="deliver", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
                log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def deliver(clock: datetime | None = None) -> dict:
     """Send every planned message (all cadences) whose send window is open now.

@@ -31,7 +31,7 @@ def _run_name() -> str:
     return f"{cadence}-{period_key(cadence, day)}"
 
 
-@threaded_flow(name="nurture", flow_run_name=_run_name, task_runner=SettingsTaskRunner(), warm=current,
+@threaded_flow(name="nurture", flow_run_name=_run_name, task_runner=SettingsTaskRunner(),
                log_prints=False, on_failure=[publish_failed_runs], on_crashed=[publish_failed_runs])
 def nurture(
     cadence: CadenceName = CadenceName.weekly,

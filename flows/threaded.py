@@ -30,16 +30,9 @@ from prefect.utilities.hashing import file_hash
 
 
 class ThreadedFlow(Flow[Any, Any]):
-    """An async flow that a sync caller calls like a sync one (it runs it to its end).
-
-    `warm` (optional): what the body needs first (the process's resources), started in a
-    thread when the flow is called, while Prefect starts the flow run (it waits on the API)."""
-
-    warm: Callable[[], object] | None = None
+    """An async flow that a sync caller calls like a sync one (it runs it to its end)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.warm is not None:
-            _start_warming(self.warm)
         called = super().__call__(*args, **kwargs)
         if not inspect.iscoroutine(called) or _loop_running():
             return called  # an async caller (or Prefect's own machinery) awaits it
@@ -48,12 +41,10 @@ class ThreadedFlow(Flow[Any, Any]):
     def with_options(self, **options: Any) -> ThreadedFlow:  # type: ignore[override]
         copy = super().with_options(**options)
         copy.__class__ = ThreadedFlow  # Flow.with_options builds a plain Flow
-        copy.warm = self.warm  # type: ignore[attr-defined]
         return copy  # type: ignore[return-value]
 
 
-def threaded_flow(warm: Callable[[], object] | None = None, **options: Any
-                  ) -> Callable[[Callable[..., Any]], ThreadedFlow]:
+def threaded_flow(**options: Any) -> Callable[[Callable[..., Any]], ThreadedFlow]:
     """`@flow(**options)` for a sync `body`, run on the async engine (see the module's doc)."""
 
     def decorate(body: Callable[..., Any]) -> ThreadedFlow:
@@ -65,10 +56,8 @@ def threaded_flow(warm: Callable[[], object] | None = None, **options: Any
         # the parameter schema and validation model from them (reading this module's globals).
         in_thread.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
 
-        threaded = ThreadedFlow(fn=in_thread, version=options.pop("version", None) or _version(body),
-                                **options)
-        threaded.warm = warm
-        return threaded
+        return ThreadedFlow(fn=in_thread, version=options.pop("version", None) or _version(body),
+                            **options)
 
     return decorate
 
@@ -80,16 +69,6 @@ def _version(body: Callable[..., Any]) -> str | None:
         return file_hash(source) if source else None
     except (OSError, TypeError):  # as Prefect: "<stdin>", "<string>", a REPL
         return None
-
-
-def _start_warming(warm: Callable[[], object]) -> None:
-    context = contextvars.copy_context()  # the caller's settings context (the API's address)
-    threading.Thread(target=context.run, args=(_quietly, warm), daemon=True, name="warm").start()
-
-
-def _quietly(warm: Callable[[], object]) -> None:
-    with contextlib.suppress(Exception):  # the body's own call raises it, in the flow run
-        warm()
 
 
 async def _in_daemon_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

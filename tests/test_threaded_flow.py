@@ -58,7 +58,7 @@ def test_the_lifecycle_flows_keep_their_names_and_parameters_on_the_async_engine
     assert flow.name == name and list(flow.parameters.properties) == parameters
     assert flow.on_failure_hooks and flow.on_crashed_hooks
     renamed = flow.with_options(flow_run_name="backfill-weekly-2026-W48")
-    assert isinstance(renamed, ThreadedFlow) and renamed.warm is flow.warm
+    assert isinstance(renamed, ThreadedFlow) and renamed.isasync and renamed.fn is flow.fn
 
 
 def test_a_failing_body_fails_the_run_with_its_error_and_runs_the_failure_hook() -> None:
