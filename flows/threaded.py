@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import gc
 import inspect
 import threading
 from collections.abc import Callable
@@ -97,8 +98,26 @@ async def _in_daemon_thread(function: Callable[..., Any], *args: Any, **kwargs: 
 def _with_sync_client(body: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run `body` with one sync API client for its tasks and artifacts, as the sync engine does
     (without it, each task run and artifact call opens a client of its own: an SSL context each)."""
+    _freeze_what_was_imported()
     with SyncClientContext.get_or_create():
         return body(*args, **kwargs)
+
+
+_frozen = threading.Lock()
+_froze = False
+
+
+def _freeze_what_was_imported() -> None:
+    """At the first run of a process, move what is alive (Prefect, pandas, vivier's modules and
+    settings: live until the process ends) out of the garbage collector's sight.
+
+    Each full collection walked all of it, ~0.25 s at a time: most of a rerun's cost, and a
+    share of every run's. Once per process only: what a later run leaves alive may be garbage."""
+    global _froze
+    with _frozen:
+        if not _froze:
+            gc.freeze()
+            _froze = True
 
 
 def _loop_running() -> bool:
