@@ -2,8 +2,10 @@
 
     python -m bench.rerun 2026-11-23 [--reruns 5] [--code DIR ...]
 
-Against the shared dev harness (/tmp/devbench: a PostgreSQL with the seeded `pool_<n>` and a
-Postfix smtp-sink; its env.json names them) and a Prefect server started here. Each `--code`
+Against a PostgreSQL with a seeded `pool_<n>` and an SMTP sink: those of a running harness when
+`BENCH_HARNESS` names its env.json (`{"pg": <admin URL>, "sink_port": …, "n": …}`), else started
+here like `make bench` does (`BENCH_N` candidates, 100,000 by default); and a Prefect server
+started here. Each `--code`
 directory (default: this checkout) gets a fresh copy of the pool, a first run, then `--reruns`
 reruns, each a `bench.pipeline` child process run *from that directory* (so two versions of the
 code are measured in one session, interleaved run by run). It prints each rerun's work seconds
@@ -13,21 +15,24 @@ and its share of that directory's first run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench import services
 from bench.measure import RESULT_MARK
+from testing.postgres import start_postgres
 from testing.prefect_server import PrefectServer
 
-HARNESS = Path("/tmp/devbench/env.json")
 HERE = Path(__file__).resolve().parent.parent
 
 
@@ -49,7 +54,7 @@ def drop(harness: dict[str, Any], name: str) -> None:
 
 
 def child_env(harness: dict[str, Any], prefect: dict[str, str], url: str) -> dict[str, str]:
-    """The bench's settings (as /tmp/devbench/env.sh and bench/run.py set them)."""
+    """The bench's settings (as bench/run.py sets them)."""
     return {**prefect, "VIVIER_DATABASE_URL": url, "VIVIER_TRANSPORT": "smtp",
             "VIVIER_SMTP_HOST": "127.0.0.1", "VIVIER_SMTP_PORT": str(harness["sink_port"]),
             "VIVIER_SMTP_TLS": "plain", "VIVIER_SECRET_KEY": "bench-secret-key-of-32-bytes-at-least",
@@ -102,9 +107,34 @@ def main(argv: list[str]) -> None:
                         help="a checkout to run the flow from (repeat to interleave versions)")
     parser.add_argument("--prefix", default="rerun", help="names of this script's pool copies")
     options = parser.parse_args(argv)
-    harness = json.loads(HARNESS.read_text())
     codes = options.code or [HERE]
     workdir = Path(tempfile.mkdtemp(prefix="vivier-rerun-"))
+    with _services(workdir, date.fromisoformat(options.as_of)) as harness:
+        _measure(options, harness, codes, workdir)
+
+
+@contextlib.contextmanager
+def _services(workdir: Path, as_of: date) -> Iterator[dict[str, Any]]:
+    """The harness `BENCH_HARNESS` names, else a throwaway PostgreSQL with a seeded pool and a sink."""
+    if named := os.environ.get("BENCH_HARNESS"):
+        yield json.loads(Path(named).read_text())
+        return
+    n = int(os.environ.get("BENCH_N", "100000"))
+    postgres = start_postgres()
+    databases = services.Databases(postgres)
+    sink = services.start_sink(workdir)
+    try:
+        print(f"seeding {n:,} candidates (COPY) ...", flush=True)
+        databases.seed(f"pool_{n}", n, as_of)
+        yield {"pg": postgres.url(), "sink_port": sink.port, "n": n}
+    finally:
+        sink.stop()
+        databases.close()
+        postgres.stop()
+
+
+def _measure(options: argparse.Namespace, harness: dict[str, Any], codes: list[Path],
+             workdir: Path) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}; logs in {workdir}", flush=True)
     server = PrefectServer.launch(workdir / "prefect")
     names = [f"{options.prefix}_{i}" for i in range(len(codes))]
