@@ -21,8 +21,9 @@ import contextvars
 import functools
 import gc
 import inspect
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from prefect import Flow
@@ -34,10 +35,15 @@ class ThreadedFlow(Flow[Any, Any]):
     """An async flow that a sync caller calls like a sync one (it runs it to its end)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        awaited = _caller_is_a_coroutine(sys._getframe(1))  # `await nurture(...)`
         called = super().__call__(*args, **kwargs)
-        if not inspect.iscoroutine(called) or _loop_running():
-            return called  # an async caller (or Prefect's own machinery) awaits it
-        return asyncio.run(called)
+        if not inspect.iscoroutine(called) or awaited:
+            return called
+        if not _loop_running():
+            return asyncio.run(called)
+        # A sync caller under a loop of its own thread (Playwright's sync API, a notebook):
+        # asyncio.run cannot nest, so the run gets a thread and a loop of its own.
+        return _run_in_a_thread(called)
 
     def with_options(self, **options: Any) -> ThreadedFlow:  # type: ignore[override]
         copy = super().with_options(**options)
@@ -118,6 +124,28 @@ def _freeze_what_was_imported() -> None:
         if not _froze:
             gc.freeze()
             _froze = True
+
+
+def _caller_is_a_coroutine(frame: Any) -> bool:
+    return bool(frame.f_code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR))
+
+
+def _run_in_a_thread(called: Coroutine[Any, Any, Any]) -> Any:
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = asyncio.run(called)
+        except BaseException as problem:  # raised again in the caller's thread
+            outcome["problem"] = problem
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,),
+                              name="flow-call")
+    thread.start()
+    thread.join()
+    if "problem" in outcome:
+        raise outcome["problem"]
+    return outcome["result"]
 
 
 def _loop_running() -> bool:

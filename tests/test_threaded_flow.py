@@ -4,6 +4,7 @@ client and working artifacts; a failure fails the run through its hooks; Ctrl-C 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -44,6 +45,23 @@ def test_a_threaded_flow_is_called_like_a_sync_one_and_runs_its_body_in_the_flow
     assert seen["run_name"] == "probe-2026-11-23"
     assert seen["one_client"]
     assert "coroutine" not in seen["artifact"]  # created, not left unawaited
+
+
+def test_a_sync_caller_under_a_running_loop_gets_the_result_and_a_coroutine_awaits_it() -> None:
+    """A sync function called while its thread runs a loop (Playwright's sync API, a notebook)
+    gets the flow's result, not a coroutine; `await flow(...)` in a coroutine still awaits it."""
+
+    def sync_caller() -> Any:
+        return probe(day="2026-11-24", label="sync")  # type: ignore[arg-type]
+
+    async def under_a_loop() -> tuple[Any, Any]:
+        from_sync = sync_caller()
+        awaited = await probe(day="2026-11-25", label="awaited")  # type: ignore[arg-type]
+        return from_sync, awaited
+
+    from_sync, awaited = asyncio.run(under_a_loop())
+    assert from_sync["label"] == "sync" and from_sync["run_name"] == "probe-2026-11-24"
+    assert awaited["label"] == "awaited" and awaited["run_name"] == "probe-2026-11-25"
 
 
 @pytest.mark.parametrize(("flow", "name", "parameters"), [
