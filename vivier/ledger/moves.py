@@ -91,6 +91,11 @@ def _move(conn: Connection, move: Move, target: SendState, *where: Any, **values
     )
 
 
+# What a re-plan may change on a row it finds still plannable (the conflict's update).
+_REPLANNED = ("run_id", "flow_run_id", "segment", "template", "template_version", "privileged",
+              "not_before", "send_by", "zone")
+
+
 def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Write plan rows as `pending`; a row already claimed, sent or in doubt is left alone."""
     if not rows:
@@ -104,28 +109,12 @@ def plan(conn: Connection, rows: list[dict[str, Any]]) -> None:
     plannable = ", ".join(f"'{state}'" for state in sources(Move.plan))
     statement = statement.on_conflict_do_update(
         index_elements=["candidate_id", "cadence", "period_key"],
-        set_={
-            "status": str(SendState.pending),
-            "run_id": statement.excluded.run_id,
-            "flow_run_id": statement.excluded.flow_run_id,
-            "segment": statement.excluded.segment,
-            "template": statement.excluded.template,
-            "template_version": statement.excluded.template_version,
-            "privileged": statement.excluded.privileged,
-            "not_before": statement.excluded.not_before,
-            "send_by": statement.excluded.send_by,
-            "zone": statement.excluded.zone,
-            "error": None,
-        },
+        set_={"status": str(SendState.pending), "error": None,
+              **{name: statement.excluded[name] for name in _REPLANNED}},
         # Literal SQL: an expanding IN cannot sit in a many-row statement.
         where=text(f"sends.status IN ({plannable})"),
     )
     conn.execute(statement, [{**row, "status": str(SendState.pending)} for row in rows])
-
-
-# What a re-plan may change on a row it finds still plannable (the conflict's update).
-_REPLANNED = ("run_id", "flow_run_id", "segment", "template", "template_version", "privileged",
-              "not_before", "send_by", "zone")
 
 
 @lru_cache(maxsize=8)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from vivier.messages.catalog import Catalog
@@ -147,18 +146,9 @@ def render_context(
         "links": {"unsubscribe": unsubscribe, "preferences": preferences},
         "today": today,
         # Dates and times are shown in the reader's zone and regional language (local_time.py).
-        "zone": _zone_name(candidate.get("timezone"), candidate.get("search_location"),
-                           candidate.get("city"), settings.team_timezone),
+        "zone": candidate_zone(candidate, settings.team_timezone).name,
         "locale": candidate["locale"] or "",
     }
-
-
-@lru_cache(maxsize=4096)
-def _zone_name(timezone: str | None, search_location: str | None, city: str | None,
-               team_zone: str) -> str:
-    """The candidate's zone (`candidate_zone` reads only these): a pool has a few dozen."""
-    return candidate_zone({"timezone": timezone, "search_location": search_location, "city": city},
-                          team_zone).name
 
 
 def signature(candidate: dict[str, Any], settings: Settings) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from vivier.ledger.moves import Due
 from vivier.pipeline.runs import RunSpec
 from vivier.rules.send_window import Waves, last_moment
-from vivier.rules.zones import candidate_zone
+from vivier.rules.zones import CandidateZone, candidate_zone
 from vivier.settings import Settings
 
 
@@ -40,14 +40,12 @@ class Timing:
         self.team_zone = settings.team_timezone
         self.waves = Waves(settings.send_hours(spec.cadence), self.moment)
         self.send_by = last_moment(spec.period_start, lateness, self.team_zone, self.moment)
-        self._slots: dict[tuple[Any, Any, Any], Slot] = {}
+        self._slots: dict[CandidateZone, Slot] = {}
 
     def slot(self, candidate: dict[str, Any]) -> Slot:
-        # The slot depends on these three columns only, and a pool has few distinct places.
-        where = (candidate.get("timezone"), candidate.get("search_location"), candidate.get("city"))
-        if (known := self._slots.get(where)) is None:
-            zone = candidate_zone(candidate, self.team_zone)
-            known = self._slots[where] = Slot(self.waves.not_before(zone), self.send_by, zone.name)
+        zone = candidate_zone(candidate, self.team_zone)
+        if (known := self._slots.get(zone)) is None:  # a run's window per zone: once
+            known = self._slots[zone] = Slot(self.waves.not_before(zone), self.send_by, zone.name)
         return known
 
     def too_late(self, slot: Slot) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -77,10 +77,14 @@ def candidate_zone(candidate: Mapping[str, Any], team_zone: str) -> CandidateZon
     An imported zone wins (an unknown one is ignored here: the import refuses it). Then where
     they search, but a country search yields to their city when the city is in that country.
     """
-    imported = candidate.get("timezone")
+    return _zone_of(candidate.get("timezone"), candidate.get("search_location"),
+                    candidate.get("city"), team_zone)
+
+
+@lru_cache(maxsize=4096)  # planning and every message ask it: a pool has a few dozen places
+def _zone_of(imported: Any, search: Any, city: Any, team_zone: str) -> CandidateZone:
     if imported and (zone := canonical_zone(imported)):
         return CandidateZone(zone, "imported", zone_country(zone))
-    search, city = candidate.get("search_location"), candidate.get("city")
     searched, lives = _place(search), _place(city)
     if searched and lives and _is_country(search) and lives[1] == searched[1]:
         return CandidateZone(lives[0], "city", lives[1], lives[2])
